@@ -12,6 +12,7 @@ __all__ = [
     "CompileError",
     "ConfigError",
     "ExportError",
+    "FamilyParseError",
     "FamilyError",
     "NonFiniteKernelError",
     "ParseError",
