@@ -1,0 +1,258 @@
+"""The registry: kernel families and plugin functions by name.
+
+The process has one *current* :class:`Registry`. It fills itself from the plugins the first
+time it is asked for something (lazily, once, thread-safely; never at ``import aclcore``).
+Tests and notebooks can swap in a fresh one with :func:`use_registry`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aclcore.errors import PluginError, UnknownFamilyError
+from aclcore.family import KernelFamily
+
+if TYPE_CHECKING:
+    from aclcore.translate import TorchFunction
+
+__all__ = [
+    "IN_PROCESS",
+    "DuplicateError",
+    "FamilyRecord",
+    "Registry",
+    "current_registry",
+    "families",
+    "get_family",
+    "register_family",
+    "register_function",
+    "use_registry",
+]
+
+#: Provider name for families registered in-process with :func:`register_family`.
+IN_PROCESS = "<in-process>"
+
+
+class DuplicateError(PluginError):
+    """A family or function name is registered twice; the message names both providers."""
+
+
+@dataclass(frozen=True)
+class FamilyRecord:
+    """A registered family and where it came from."""
+
+    family: KernelFamily
+    provider: str = IN_PROCESS
+    distribution: str | None = None
+    version: str | None = None
+
+    def source(self) -> str:
+        """``provider (distribution version)`` for messages."""
+        if self.distribution:
+            return f"plugin {self.provider!r} ({self.distribution} {self.version or '?'})"
+        return self.provider if self.provider == IN_PROCESS else f"plugin {self.provider!r}"
+
+
+Loader = Callable[["Registry"], None]
+
+
+def _default_loader(registry: Registry) -> None:
+    from aclcore.plugins import load_plugins  # lazy: plugins import the registry
+
+    load_plugins(registry)
+
+
+@dataclass
+class Registry:
+    """Families and functions by name, filled from plugins on first need.
+
+    Args:
+        loader: called once, on first need, to fill the registry (default: load the
+            ``aclcore`` entry points); ``None`` for an empty registry (tests, notebooks).
+    """
+
+    loader: Loader | None = _default_loader
+    _families: dict[str, FamilyRecord] = field(default_factory=dict)
+    _functions: dict[str, TorchFunction] = field(default_factory=dict)
+    #: Free-form information the plugin loader records (plugins, failures).
+    info: dict[str, Any] = field(default_factory=dict)
+    _state: str = "new"  # new -> loading -> loaded
+    _loading_thread: int | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- loading --------------------------------------------------------------------------
+    def ensure_loaded(self) -> None:
+        """Run the loader once. Re-entrant calls made while it runs return immediately."""
+        if self._state == "loaded":
+            return
+        with self._lock:
+            if self._state != "new":  # loaded meanwhile, or re-entered from the loader
+                return
+            self._state = "loading"
+            self._loading_thread = threading.get_ident()
+            try:
+                if self.loader is not None:
+                    self.loader(self)
+            finally:
+                self._state = "loaded"
+                self._loading_thread = None
+
+    @property
+    def loading_in_this_thread(self) -> bool:
+        """Whether this thread is inside the loader right now."""
+        return self._state == "loading" and self._loading_thread == threading.get_ident()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the loader has run."""
+        return self._state == "loaded"
+
+    # -- families -------------------------------------------------------------------------
+    def add_family(
+        self,
+        family: KernelFamily,
+        provider: str = IN_PROCESS,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        replace: bool = False,
+    ) -> FamilyRecord:
+        """Register ``family``; a second family of the same name raises :class:`DuplicateError`.
+
+        Registering the identical family again from the same provider is a no-op;
+        ``replace=True`` swaps an existing definition (for notebooks iterating on a family).
+        """
+        if not isinstance(family, KernelFamily):
+            raise PluginError(
+                f"{provider} registered {family!r}, which is not an aclcore.KernelFamily"
+            )
+        record = FamilyRecord(family, provider, distribution, version)
+        with self._lock:
+            old = self._families.get(family.name)
+            if old is not None and not replace:
+                if old.family == family and old.provider == provider:
+                    return old
+                raise DuplicateError(
+                    f"family {family.name!r} is provided twice: by {old.source()} and by "
+                    f"{record.source()}; uninstall one, or disable one with ACL_LOAD_PLUGINS"
+                )
+            self._families[family.name] = record
+        return record
+
+    def remove_family(self, name: str) -> None:
+        """Forget a family (no error if absent)."""
+        with self._lock:
+            self._families.pop(name, None)
+
+    def records(self) -> Mapping[str, FamilyRecord]:
+        """Registered families with their providers, by name (loads plugins first)."""
+        self.ensure_loaded()
+        return dict(self._families)
+
+    def families(self) -> dict[str, KernelFamily]:
+        """Registered families by name (loads plugins first)."""
+        return {name: rec.family for name, rec in self.records().items()}
+
+    def get_family(self, name: str) -> KernelFamily:
+        """The family called ``name``.
+
+        Raises:
+            UnknownFamilyError: naming close matches and where families come from.
+        """
+        records = self.records()
+        record = records.get(name)
+        if record is not None:
+            return record.family
+        close = difflib.get_close_matches(str(name), list(records), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        plugins = sorted(
+            {rec.source() for rec in records.values() if rec.provider != IN_PROCESS}
+        )
+        sources = "; ".join(plugins) if plugins else "no plugins are installed"
+        raise UnknownFamilyError(
+            f"unknown kernel family {name!r}.{hint} Known families: "
+            f"{', '.join(sorted(records)) or 'none'} (from {sources}). Install a plugin that "
+            "provides it (e.g. pip install acl-classic) or call "
+            "aclcore.register_family(family)."
+        )
+
+    # -- functions ------------------------------------------------------------------------
+    def add_function(self, function: TorchFunction) -> None:
+        """Add a translation-table row; duplicate names raise :class:`DuplicateError`."""
+        from aclcore.translate import BUILTIN_FUNCTIONS
+
+        with self._lock:
+            old = self._functions.get(function.name)
+            if function.name in BUILTIN_FUNCTIONS:
+                raise DuplicateError(
+                    f"function {function.name!r} from {function.provider} is already built "
+                    "into aclcore's translation table"
+                )
+            if old is not None and old is not function:
+                raise DuplicateError(
+                    f"function {function.name!r} is provided twice: by {old.provider} and by "
+                    f"{function.provider}"
+                )
+            self._functions[function.name] = function
+
+    def functions(self) -> Mapping[str, TorchFunction]:
+        """Plugin-registered translation-table rows by name (loads plugins first)."""
+        self.ensure_loaded()
+        return dict(self._functions)
+
+
+_current = Registry()
+_current_lock = threading.Lock()
+
+
+def current_registry() -> Registry:
+    """The registry used by name look-ups (layers, CLI, JSON import)."""
+    return _current
+
+
+@contextmanager
+def use_registry(registry: Registry | None = None) -> Iterator[Registry]:
+    """Make ``registry`` (default: a fresh, empty one) current inside a ``with`` block."""
+    global _current
+    registry = registry if registry is not None else Registry(loader=None)
+    with _current_lock:
+        previous, _current = _current, registry
+    try:
+        yield registry
+    finally:
+        with _current_lock:
+            _current = previous
+
+
+def register_family(family: KernelFamily, *, replace: bool = False) -> KernelFamily:
+    """Register ``family`` in-process (notebooks, tests); returns it for chaining."""
+    current_registry().add_family(family, IN_PROCESS, replace=replace)
+    return family
+
+
+def register_function(
+    sympy_function: Any, torch_function: Callable[..., Any], **options: Any
+) -> None:
+    """Add a SymPy function and its torch implementation in-process.
+
+    Same arguments as :func:`aclcore.translate.make_function` (``grad``, ``name``, ...).
+    """
+    from aclcore.translate import make_function
+
+    current_registry().add_function(
+        make_function(sympy_function, torch_function, provider=IN_PROCESS, **options)
+    )
+
+
+def get_family(name: str) -> KernelFamily:
+    """The registered family called ``name`` (see :meth:`Registry.get_family`)."""
+    return current_registry().get_family(name)
+
+
+def families() -> dict[str, KernelFamily]:
+    """All registered families by name."""
+    return current_registry().families()
