@@ -1,0 +1,106 @@
+"""Kernel-tap coordinates: THE grid convention of aclcore.
+
+* Coordinates are in pixel units and centred: for a kernel of size ``k`` along an axis the
+  tap offsets are ``i - (k - 1) / 2`` for ``i = 0 .. k-1`` (half-integers for even ``k``),
+  multiplied by the dilation.
+* ``x`` grows to the right (with the column index, the last tensor dimension).
+* ``y`` grows **upwards**: row 0 of the kernel tensor is the top, so ``y`` decreases with the
+  row index. An angle ``theta`` is therefore counter-clockwise as the kernel is displayed.
+* ``z`` (3-D) grows with the depth index (the first spatial dimension).
+* 1-D kernels use ``x`` only.
+
+:func:`kernel_grid` returns one tensor per coordinate in the family's order (x, y, z), shaped
+to broadcast against a kernel tensor whose trailing dimensions are the spatial ones, e.g. for
+2-D ``x`` has shape ``(1, kW)`` and ``y`` has shape ``(kH, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from aclcore.errors import ConfigError
+
+__all__ = ["axis_offsets", "gauss_legendre", "kernel_grid", "normalize_size"]
+
+
+def normalize_size(value: int | Sequence[int], ndim: int, what: str = "kernel_size") -> tuple[
+    int, ...
+]:
+    """Expand an int or a sequence to a tuple of ``ndim`` positive ints (ConfigError otherwise)."""
+    items = (value,) * ndim if isinstance(value, int) else tuple(value)
+    if len(items) != ndim or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items
+    ):
+        raise ConfigError(f"{what} must be a positive int or {ndim} positive ints, got {value!r}")
+    return items
+
+
+def axis_offsets(
+    size: int,
+    dilation: int = 1,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Centred tap offsets ``(i - (size - 1) / 2) * dilation`` for one axis (increasing)."""
+    i = torch.arange(size, dtype=torch.float64, device=device)
+    return ((i - (size - 1) / 2) * dilation).to(dtype or torch.get_default_dtype())
+
+
+def kernel_grid(
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    *,
+    ndim: int | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Coordinate tensors ``(x,)``, ``(x, y)`` or ``(x, y, z)`` for a kernel of this size.
+
+    Args:
+        kernel_size: spatial size in torch order: ``(kW,)``, ``(kH, kW)`` or
+            ``(kD, kH, kW)``; an int means the same along every axis (needs ``ndim``).
+        dilation: spacing of the taps in pixels (scales the offsets).
+        ndim: number of spatial dimensions when ``kernel_size`` is an int.
+
+    Returns:
+        One tensor per coordinate, in the family's coordinate order (x, then y, then z),
+        each shaped to broadcast to ``kernel_size``.
+    """
+    if ndim is None:
+        ndim = 1 if isinstance(kernel_size, int) else len(kernel_size)
+    if ndim not in (1, 2, 3):
+        raise ConfigError(f"kernels have 1, 2 or 3 spatial dimensions, got {ndim}")
+    size = normalize_size(kernel_size, ndim)
+    dil = normalize_size(dilation, ndim, "dilation")
+    axes = [axis_offsets(k, d, dtype=dtype, device=device) for k, d in zip(size, dil, strict=True)]
+
+    def shaped(t: torch.Tensor, dim: int) -> torch.Tensor:
+        shape = [1] * ndim
+        shape[dim] = -1
+        return t.reshape(shape)
+
+    x = shaped(axes[-1], ndim - 1)
+    if ndim == 1:
+        return (x,)
+    y = shaped(torch.flip(axes[-2], (0,)), ndim - 2)
+    if ndim == 2:
+        return (x, y)
+    z = shaped(axes[0], 0)
+    return (x, y, z)
+
+
+def gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in ``[-1/2, 1/2]`` and weights summing to 1 of a ``points``-point Gauss rule.
+
+    Used by the ``"integrate"`` discretisation: the mean of a function over a tap's cell is
+    ``sum(w * f(c + nodes))`` along each axis. An even number of points never samples the
+    cell centre, where many formulas have a removable singularity.
+    """
+    if not isinstance(points, int) or not 1 <= points <= 64:
+        raise ConfigError(f"quadrature points must be an int in 1..64, got {points!r}")
+    nodes, weights = np.polynomial.legendre.leggauss(points)
+    return nodes / 2.0, weights / 2.0
