@@ -174,7 +174,7 @@ def _generate(
         )
     body = [
         f"def kernel_{_ident(label)}(_coords, _params):",
-        f"    {', '.join(symbol_vars[c] for c in coords)}, = _coords",
+        *([f"    {', '.join(symbol_vars[c] for c in coords)}, = _coords"] if coords else []),
         *[f"    {symbol_vars[p]} = _params[{str(p.name)!r}]" for p in params],
         "    _z = _anchor(_coords, _params)",
         *[f"    {line}" for line in em.lines],
