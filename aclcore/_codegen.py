@@ -44,7 +44,8 @@ class Scope:
 class Emitter:
     """Accumulates generated statements for one kernel function."""
 
-    def __init__(self, symbol_vars: dict[sp.Symbol, str]) -> None:
+    def __init__(self, symbol_vars: dict[sp.Symbol, str], coords: set[sp.Symbol]) -> None:
+        self.coords = coords
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"torch": torch, "_guard": _special.safe_guard}
         self.unsupported: list[str] = []
@@ -120,8 +121,7 @@ class Emitter:
 
     def _lower(self, expr: sp.Basic) -> str:
         if isinstance(expr, sp.Add):
-            terms = [self.emit(a) for a in expr.args]
-            return " + ".join(terms)
+            return self._add(expr)
         if isinstance(expr, sp.Mul):
             return self._mul(expr)
         if isinstance(expr, sp.Pow):
@@ -141,13 +141,44 @@ class Emitter:
             return " | ".join(f"({self.emit(a)})" for a in expr.args)
         if isinstance(expr, sp.Not):
             return f"~({self.emit(expr.args[0])})"
+        if isinstance(expr, sp.logic.boolalg.BooleanFunction):
+            return self._boolean(expr)
         if isinstance(expr, sp.Function):
             return self._function(expr)
         return self._fail(f"{type(expr).__name__} object {expr}")
 
-    def _mul(self, expr: sp.Mul) -> str:
-        coeff, factors = expr.as_coeff_mul()
-        num: list[str] = []
+    def _boolean(self, expr: sp.Basic) -> str:
+        args = [f"({self.emit(a)})" for a in expr.args]
+        logic = sp.logic.boolalg
+        if isinstance(expr, logic.ITE):
+            c, t, f = args
+            return f"({c} & {t}) | (~{c} & {f})"
+        if isinstance(expr, logic.Xor):
+            return " ^ ".join(args)
+        if isinstance(expr, logic.Implies):
+            return f"~{args[0]} | {args[1]}"
+        if isinstance(expr, logic.Equivalent):
+            return " & ".join(f"({args[0]} == {q})" for q in args[1:])
+        if isinstance(expr, logic.Nand):
+            return "~(" + " & ".join(args) + ")"
+        if isinstance(expr, logic.Nor):
+            return "~(" + " | ".join(args) + ")"
+        return self._fail(f"boolean {type(expr).__name__} in {expr}")
+
+    def _kind(self, expr: sp.Basic) -> int:
+        """Broadcast class: 0 constant, 1 parameters only, 2 coordinates only, 3 mixed.
+
+        Coordinates vary along the kernel axes and parameters along the kernel bank, so only
+        mixed sub-expressions have the full bank shape; combining within a class first keeps
+        the number of full-size operations minimal.
+        """
+        syms = expr.free_symbols
+        has_c = bool(syms & self.coords)
+        has_p = bool(syms - self.coords)
+        return (1 if has_p else 0) + (2 if has_c else 0)
+
+    def _product(self, factors: list[sp.Basic], coeff: str | None) -> str:
+        num: list[str] = [coeff] if coeff is not None else []
         den: list[str] = []
         for f in factors:
             if isinstance(f, sp.Pow) and f.exp.is_Integer and f.exp < 0:
@@ -155,14 +186,31 @@ class Emitter:
             else:
                 num.append(self.emit(f))
         code = " * ".join(num) if num else "1.0"
-        if coeff == -1:
-            code = f"-({code})" if num else "-1.0"
-        elif coeff != 1:
-            code = f"{self._number(coeff)} * {code}" if num else self._number(coeff)
         if den:
-            denom = den[0] if len(den) == 1 else "(" + " * ".join(den) + ")"
-            code = f"{code} / {denom}" if num else f"{code} / {denom}"
+            code = f"{code} / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
         return code
+
+    def _mul(self, expr: sp.Mul) -> str:
+        coeff, factors = expr.as_coeff_mul()
+        groups: dict[int, list[sp.Basic]] = {}
+        for f in factors:
+            groups.setdefault(self._kind(f), []).append(f)
+        coeff = coeff * sp.Mul(*groups.pop(0, []))  # fold constant factors (pi, sqrt(2))
+        c = None if coeff == 1 else ("-1.0" if coeff == -1 else self._number(coeff))
+        parts: list[str] = []
+        for kind in sorted(groups):
+            part = self._product(groups[kind], c if not parts else None)
+            parts.append(part if len(groups) == 1 else f"({part})")
+        if not parts:
+            return c or "1.0"
+        return " * ".join(parts)
+
+    def _add(self, expr: sp.Add) -> str:
+        groups: dict[int, list[str]] = {}
+        for term in expr.args:
+            groups.setdefault(self._kind(term), []).append(self.emit(term))
+        parts = [" + ".join(groups[k]) for k in sorted(groups)]
+        return parts[0] if len(parts) == 1 else " + ".join(f"({p})" for p in parts)
 
     def _pow(self, base: sp.Basic, exp: sp.Basic) -> str:
         b = self.emit(base)

@@ -141,7 +141,7 @@ def _generate(
 ) -> _Core:
     symbol_vars = {c: f"c_{c.name}" for c in coords}
     symbol_vars.update({p: f"p_{p.name}" for p in params})
-    em = Emitter(symbol_vars)
+    em = Emitter(symbol_vars, set(coords))
     special = _removable_singularities(expr, coords) if singularities else []
     if not special:
         result = em.tensor(em.emit(expr))
@@ -273,8 +273,13 @@ class CompiledFamily:
         cs = tuple(_as_float_tensor(c) for c in coords)
         ps = {n: _as_float_tensor(params[n]) for n in fam.param_names}
         out: torch.Tensor = self.function(cs, ps)
-        if check_finite and not torch.compiler.is_compiling() and not bool(
-            torch.isfinite(out).all()
+        # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
+        # non-finite; only then (or on overflow of the sum) is the full check done
+        if (
+            check_finite
+            and not torch.compiler.is_compiling()
+            and not bool(torch.isfinite(out.detach().sum()))
+            and not bool(torch.isfinite(out).all())
         ):
             raise NonFiniteKernelError(_describe_non_finite(fam, out, cs, ps))
         return out

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import ClassVar, Union
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,8 @@ class Constraint:
 
     #: The spelling used in family declarations, JSON and the CLI.
     spec: str | tuple[float, float] = "real"
+    #: The map from raw to value, as shown in the docs.
+    formula: ClassVar[str] = "v = r"
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         """Map an unconstrained raw tensor to the constrained value."""
@@ -105,6 +107,7 @@ class Angle(Real):
     """
 
     spec: str = "angle"
+    formula: ClassVar[str] = "v = r (identity while training; exports wrap into [0, 2 pi))"
 
     def describe(self) -> str:
         return "an angle in radians (any finite real number)"
@@ -127,6 +130,7 @@ class Positive(Constraint):
     """
 
     spec: str = "positive"
+    formula: ClassVar[str] = f"v = softplus(r) + {POSITIVE_FLOOR:g}"
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return F.softplus(raw) + POSITIVE_FLOOR
@@ -149,6 +153,7 @@ class Interval(Constraint):
 
     lo: float = 0.0
     hi: float = 1.0
+    formula: ClassVar[str] = "v = lo + (hi - lo) * sigmoid(r), clamped strictly inside (lo, hi)"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lo) and math.isfinite(self.hi) and self.lo < self.hi):

@@ -270,9 +270,7 @@ _STRUCTURAL_HEADS: tuple[type, ...] = (
     sp.Number,
     sp.NumberSymbol,
     sp.logic.boolalg.BooleanAtom,
-    sp.And,
-    sp.Or,
-    sp.Not,
+    sp.logic.boolalg.BooleanFunction,
     sp.core.relational.Relational,
     sp.functions.elementary.piecewise.ExprCondPair,
 )
