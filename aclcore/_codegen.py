@@ -228,7 +228,7 @@ class Emitter:
         e = self.emit(exp)
         if not _is_var(b) and not _is_var(e):
             return self._fail(f"constant power {base}**{exp}")
-        return f"torch.pow({b}, {e})" if _is_var(b) else f"torch.pow({b}, {e})"
+        return f"torch.pow({b}, {e})"
 
     def _minmax(self, expr: sp.Basic) -> str:
         is_max = isinstance(expr, sp.Max)

@@ -81,7 +81,8 @@ def with_grad(fn: Callable[..., torch.Tensor], partials: Partials) -> Callable[.
     _Fn.__qualname__ = _Fn.__name__
 
     def apply(*args: Any) -> torch.Tensor:
-        return _Fn.apply(*args)  # type: ignore[no-any-return]
+        out: torch.Tensor = _Fn.apply(*args)  # type: ignore[no-untyped-call]
+        return out
 
     apply.__name__ = getattr(fn, "__name__", "fn")
     apply.__doc__ = getattr(fn, "__doc__", None)
@@ -94,11 +95,13 @@ MAX_BESSEL_ORDER = 20
 
 
 def _j0_large(x: torch.Tensor) -> torch.Tensor:
-    return torch.special.bessel_j0(x)
+    out: torch.Tensor = torch.special.bessel_j0(x)
+    return out
 
 
 def _j1_large(x: torch.Tensor) -> torch.Tensor:
-    return torch.special.bessel_j1(x)
+    out: torch.Tensor = torch.special.bessel_j1(x)
+    return out
 
 
 # torch.special's J0/J1 are accurate to ~1e-16 for |x| >= 25 (but only ~4e-7 below) and have no

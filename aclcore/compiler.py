@@ -39,7 +39,7 @@ from aclcore.errors import CompileError, ConfigError, NonFiniteKernelError
 from aclcore.family import KernelFamily
 from aclcore.translate import lookup, plugin_rows
 
-__all__ = ["CompiledFamily", "clear_cache", "compile_family", "compile_expr"]
+__all__ = ["CompiledFamily", "clear_cache", "compile_expr", "compile_family"]
 
 _NON_FINITE = (sp.nan, sp.zoo, sp.oo, -sp.oo)
 _CACHE_SIZE = 512
@@ -209,7 +209,9 @@ def _anchor(coords: Sequence[torch.Tensor], params: Mapping[str, torch.Tensor]) 
 def _finish(
     out: torch.Tensor, coords: Sequence[torch.Tensor], params: Mapping[str, torch.Tensor]
 ) -> torch.Tensor:
-    shape = torch.broadcast_shapes(*(t.shape for t in coords), *(t.shape for t in params.values()))
+    shape = torch.broadcast_shapes(  # type: ignore[no-untyped-call]
+        *(t.shape for t in coords), *(t.shape for t in params.values())
+    )
     return out if out.shape == shape else out.expand(shape)
 
 
@@ -372,8 +374,8 @@ def compile_family(family: KernelFamily, *, singularities: bool = True) -> Compi
         raise CompileError(f"compile_family expects a KernelFamily, got {type(family).__name__}")
     core = _compile_core(
         family.sympy_expr,
-        family.coords,  # type: ignore[arg-type]
-        [p.symbol for p in family.params],  # type: ignore[misc]
+        family.coords,
+        [p.symbol for p in family.params],
         family.name,
         singularities,
     )

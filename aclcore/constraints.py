@@ -50,10 +50,13 @@ ConstraintSpec = Union[str, tuple[float, float], "Constraint"]
 class Constraint:
     """A bijection between an unconstrained raw tensor and a constrained value."""
 
-    #: The spelling used in family declarations, JSON and the CLI.
-    spec: str | tuple[float, float] = "real"
     #: The map from raw to value, as shown in the docs.
     formula: ClassVar[str] = "v = r"
+
+    @property
+    def spec(self) -> str | tuple[float, float]:
+        """The spelling used in family declarations, JSON and the CLI."""
+        raise NotImplementedError
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         """Map an unconstrained raw tensor to the constrained value."""
@@ -86,11 +89,12 @@ class Constraint:
         return hash(self.spec)
 
 
-@dataclass(frozen=True, eq=False)
 class Real(Constraint):
     """No constraint: the raw tensor is the value."""
 
-    spec: str = "real"
+    @property
+    def spec(self) -> str:
+        return "real"
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return raw
@@ -99,15 +103,17 @@ class Real(Constraint):
         return value
 
 
-@dataclass(frozen=True, eq=False)
 class Angle(Real):
     """An angle in radians: the identity while training (no wrap-around discontinuity).
 
     Exports report angles wrapped into ``[0, 2 pi)`` (see :meth:`Angle.wrap`).
     """
 
-    spec: str = "angle"
     formula: ClassVar[str] = "v = r (identity while training; exports wrap into [0, 2 pi))"
+
+    @property
+    def spec(self) -> str:
+        return "angle"
 
     def describe(self) -> str:
         return "an angle in radians (any finite real number)"
@@ -121,7 +127,6 @@ class Angle(Real):
         return 0.0 if wrapped >= 2 * math.pi else wrapped
 
 
-@dataclass(frozen=True, eq=False)
 class Positive(Constraint):
     """Strictly positive: ``softplus(raw) + POSITIVE_FLOOR``.
 
@@ -129,8 +134,11 @@ class Positive(Constraint):
     strictly positive even when ``softplus`` underflows in float32.
     """
 
-    spec: str = "positive"
     formula: ClassVar[str] = f"v = softplus(r) + {POSITIVE_FLOOR:g}"
+
+    @property
+    def spec(self) -> str:
+        return "positive"
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return F.softplus(raw) + POSITIVE_FLOOR
@@ -162,7 +170,7 @@ class Interval(Constraint):
                 "expected finite lo < hi, e.g. constraint=(0.0, 1.0)"
             )
 
-    @property  # type: ignore[override]
+    @property
     def spec(self) -> tuple[float, float]:
         return (float(self.lo), float(self.hi))
 

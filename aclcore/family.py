@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import sympy as sp
 import torch
@@ -34,8 +34,8 @@ _SYMBOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _CANONICAL_AXES = ("x", "y", "z")
 RESERVED_NAMES = frozenset({"free"})
 
-SymbolLike = Union[sp.Symbol, str]
-Init = Union[float, tuple[float, float]]
+SymbolLike = Union[sp.Symbol, str]  # noqa: UP007 (a runtime alias; Python 3.10 compatible)
+Init = Union[float, tuple[float, float]]  # noqa: UP007
 
 
 def _symbol_name(obj: object, what: str) -> str:
@@ -146,7 +146,8 @@ class Param:
             lo, hi = init
             u = torch.rand(tuple(shape), generator=generator, dtype=dtype, device=device)
             return lo + (hi - lo) * u
-        return torch.full(tuple(shape), float(init), dtype=dtype, device=device)  # type: ignore[arg-type]
+        assert isinstance(init, float)  # normalised in __post_init__
+        return torch.full(tuple(shape), init, dtype=dtype, device=device)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class KernelFamily:
                 f"normalize={self.normalize!r} is unknown: use one of {', '.join(NORMALIZATIONS)}"
             )
         symmetries = self._check_symmetries(coords, problems)
-        if not isinstance(self.description, str):
+        if not isinstance(cast(object, self.description), str):
             problems.append("description must be a string")
         if problems:
             raise FamilyError(
@@ -349,9 +350,8 @@ class KernelFamily:
         out = []
         for item in items:
             kind, _, axis = str(item).partition(":")
-            if kind == "rot90" and not axis and len(coords) >= 2:
-                out.append(item)
-            elif kind in ("even", "odd") and axis in coords:
+            rot = kind == "rot90" and not axis and len(coords) >= 2
+            if rot or (kind in ("even", "odd") and axis in coords):
                 out.append(item)
             else:
                 problems.append(

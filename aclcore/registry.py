@@ -82,24 +82,36 @@ class Registry:
     info: dict[str, Any] = field(default_factory=dict)
     _state: str = "new"  # new -> loading -> loaded
     _loading_thread: int | None = None
+    _load_error: Exception | None = field(default=None, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- loading --------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
-        """Run the loader once. Re-entrant calls made while it runs return immediately."""
-        if self._state == "loaded":
+        """Run the loader once. Re-entrant calls made while it runs return immediately.
+
+        If the loader raised (strict plugin mode), every later call raises a
+        :class:`~aclcore.errors.PluginError` chained to that error: a registry is either
+        fully loaded or unusable, never silently half-loaded.
+        """
+        if self._state == "loaded" and self._load_error is None:
             return
         with self._lock:
-            if self._state != "new":  # loaded meanwhile, or re-entered from the loader
-                return
-            self._state = "loading"
-            self._loading_thread = threading.get_ident()
-            try:
-                if self.loader is not None:
-                    self.loader(self)
-            finally:
-                self._state = "loaded"
-                self._loading_thread = None
+            if self._state == "new":
+                self._state = "loading"
+                self._loading_thread = threading.get_ident()
+                try:
+                    if self.loader is not None:
+                        self.loader(self)
+                except Exception as err:
+                    self._load_error = err
+                    raise
+                finally:
+                    self._state = "loaded"
+                    self._loading_thread = None
+            elif self._state == "loaded" and self._load_error is not None:
+                raise PluginError(
+                    f"loading plugins failed earlier: {self._load_error}"
+                ) from self._load_error
 
     @property
     def loading_in_this_thread(self) -> bool:

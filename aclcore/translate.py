@@ -301,7 +301,7 @@ def unsupported_parts(expr: sp.Basic, *, defer_unknown_functions: bool = False) 
             problems.append(msg)
 
     for node in _iter_nodes(expr):
-        if node is sp.I or node.has(sp.I) and isinstance(node, sp.Number):
+        if node is sp.I or (node.has(sp.I) and isinstance(node, sp.Number)):
             report("the imaginary unit I (kernels must be real)")
         elif node in (sp.oo, -sp.oo, sp.zoo, sp.nan):
             report(f"the non-finite constant {node}")
@@ -309,7 +309,7 @@ def unsupported_parts(expr: sp.Basic, *, defer_unknown_functions: bool = False) 
             report(f"the complex constant {node}")
         elif isinstance(node, _STRUCTURAL_HEADS):
             continue
-        elif isinstance(node, sp.Function) or isinstance(node, sp.Application):
+        elif isinstance(node, (sp.Function, sp.Application)):
             row = lookup(node.func)
             name = getattr(node.func, "__name__", str(node.func))
             if row is None and defer_unknown_functions:

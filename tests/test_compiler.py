@@ -63,7 +63,8 @@ def test_gabor_matches_sympy_on_the_grid(size: int, dtype: torch.dtype) -> None:
 def test_gabor_gradients_match_sympy_diff() -> None:
     fam = gabor()
     values = {"sigma": 1.1, "lambda": 4.2, "theta": 0.3, "psi": 0.2}
-    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.items()}
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for k, v in values.items()}
     grid = kernel_grid((5, 5), dtype=torch.float64)
     out = compile_family(fam)(grid, params)
     grads = torch.autograd.grad(out.sum(), list(params.values()))
@@ -104,7 +105,8 @@ def test_every_parameter_stays_in_the_graph() -> None:
     # 'a' only enters a condition: it must get a zero gradient, never None
     fam = KernelFamily("cond", sp.Piecewise((sp.exp(-x**2 / sigma), x < a), (0, True)), (x,),
                        [Param(sigma, 1.0, "positive"), Param(a, 0.5)])
-    ps = {"sigma": torch.tensor(1.5, requires_grad=True), "a": torch.tensor(0.5, requires_grad=True)}
+    ps = {"sigma": torch.tensor(1.5, requires_grad=True),
+          "a": torch.tensor(0.5, requires_grad=True)}
     out = compile_family(fam)(kernel_grid(5), ps)
     gs, ga = torch.autograd.grad(out.sum(), [ps["sigma"], ps["a"]])
     assert ga is not None and ga.item() == 0.0
@@ -126,7 +128,7 @@ def test_piecewise_unused_branch_leaks_no_nan() -> None:
 
 def test_piecewise_without_true_branch_is_reported() -> None:
     fam = KernelFamily("gap", sp.Piecewise((sigma * x, x > 0)), (x,), [Param(sigma, 1.0)])
-    with pytest.raises(NonFiniteKernelError, match="'gap'.*x=-2"):
+    with pytest.raises(NonFiniteKernelError, match=r"'gap'.*x=-2"):
         compile_family(fam)(kernel_grid(5), {"sigma": 1.0})
 
 
