@@ -24,6 +24,8 @@ from aclcore.errors import (
     UnknownFamilyError,
 )
 from aclcore.family import KernelFamily, Param
+from aclcore.hookspecs import hookimpl
+from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d
 from aclcore.parse import parse_formula
 from aclcore.registry import families, get_family, register_family, register_function
 
@@ -34,6 +36,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AclError",
+    "AnalyticConv1d",
+    "AnalyticConv2d",
+    "AnalyticConv3d",
     "CompileError",
     "CompiledFamily",
     "ConfigError",
@@ -49,6 +54,7 @@ __all__ = [
     "compile_family",
     "families",
     "get_family",
+    "hookimpl",
     "parse_formula",
     "register_family",
     "register_function",

@@ -23,19 +23,24 @@ import torch
 
 from aclcore.errors import ConfigError
 
-__all__ = ["axis_offsets", "gauss_legendre", "kernel_grid", "normalize_size"]
+__all__ = ["axis_offsets", "cell_quadrature", "gauss_legendre", "kernel_grid", "normalize_size"]
 
 
 def normalize_size(value: int | Sequence[int], ndim: int, what: str = "kernel_size") -> tuple[
     int, ...
 ]:
     """Expand an int or a sequence to a tuple of ``ndim`` positive ints (ConfigError otherwise)."""
-    items = (value,) * ndim if isinstance(value, int) else tuple(value)
+    if isinstance(value, int):
+        items: tuple[object, ...] = (value,) * ndim
+    elif isinstance(value, Sequence):
+        items = tuple(value)
+    else:
+        raise ConfigError(f"{what} must be a positive int or {ndim} positive ints, got {value!r}")
     if len(items) != ndim or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items
     ):
         raise ConfigError(f"{what} must be a positive int or {ndim} positive ints, got {value!r}")
-    return items
+    return items  # type: ignore[return-value]
 
 
 def axis_offsets(
@@ -104,3 +109,43 @@ def gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"quadrature points must be an int in 1..64, got {points!r}")
     nodes, weights = np.polynomial.legendre.leggauss(points)
     return nodes / 2.0, weights / 2.0
+
+
+def cell_quadrature(
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    points: int = 4,
+    *,
+    ndim: int | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Quadrature nodes over every tap's cell, for the ``"integrate"`` discretisation.
+
+    A tap's cell is the square (cube) of side 1 pixel centred on the tap, whatever the
+    dilation. Along each axis it carries the ``points`` Gauss-Legendre nodes of
+    :func:`gauss_legendre`, so the mean of ``f`` over every cell is
+    ``(f(*coords) * weights).sum(dims=last ndim)``.
+
+    Returns:
+        ``(coords, weights)``: ``coords`` in the family's order (x, y, z), each shaped to
+        broadcast to ``(*kernel_size, *(points,) * ndim)`` (spatial dimensions first, then one
+        quadrature dimension per spatial dimension in the same torch order); ``weights`` of
+        shape ``(points,) * ndim``, summing to 1.
+    """
+    if ndim is None:
+        ndim = 1 if isinstance(kernel_size, int) else len(kernel_size)
+    taps = kernel_grid(kernel_size, dilation, ndim=ndim, dtype=torch.float64, device=device)
+    nodes_np, weights_np = gauss_legendre(points)
+    nodes = torch.as_tensor(nodes_np, dtype=torch.float64, device=device)
+    w1 = torch.as_tensor(weights_np, dtype=torch.float64, device=device)
+    coords = []
+    for j, tap in enumerate(taps):  # coordinate j lives on spatial dimension ndim - 1 - j
+        shape = [1] * (2 * ndim)
+        shape[2 * ndim - 1 - j] = points
+        tap = tap.reshape(*tap.shape, *([1] * ndim))
+        coords.append((tap + nodes.reshape(shape)).to(dtype or torch.get_default_dtype()))
+    weights = w1
+    for _ in range(ndim - 1):
+        weights = weights[..., None] * w1
+    return tuple(coords), weights.to(dtype or torch.get_default_dtype())

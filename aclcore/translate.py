@@ -309,7 +309,7 @@ def unsupported_parts(expr: sp.Basic, *, defer_unknown_functions: bool = False) 
             report(f"the complex constant {node}")
         elif isinstance(node, _STRUCTURAL_HEADS):
             continue
-        elif isinstance(node, (sp.Function, sp.Application)):
+        elif isinstance(node, sp.core.function.Application):
             row = lookup(node.func)
             name = getattr(node.func, "__name__", str(node.func))
             if row is None and defer_unknown_functions:
