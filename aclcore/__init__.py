@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from aclcore._plugin_report import AclPluginWarning
 from aclcore.compiler import CompiledFamily, compile_family
 from aclcore.errors import (
     AclError,
@@ -36,6 +37,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AclError",
+    "AclPluginWarning",
     "AnalyticConv1d",
     "AnalyticConv2d",
     "AnalyticConv3d",

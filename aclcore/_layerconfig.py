@@ -1,0 +1,170 @@
+"""Validation of an analytic layer's constructor arguments (one ConfigError per problem).
+
+Every message names the layer class and the offending argument, and says what to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aclcore._mosaic import FamiliesSpec, MosaicBlock, resolve_mosaic
+from aclcore.errors import ConfigError
+from aclcore.family import NORMALIZATIONS, KernelFamily
+from aclcore.functional import DISCRETIZATIONS, PADDING_MODES
+from aclcore.grid import normalize_size
+
+__all__ = ["LayerConfig"]
+
+
+def _count(value: object, what: str, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{layer}: {what} must be a positive int, got {value!r}")
+    return value
+
+
+def _size(value: object, nd: int, what: str, layer: str) -> tuple[int, ...]:
+    try:
+        return normalize_size(value, nd, what)  # type: ignore[arg-type]
+    except ConfigError as err:
+        raise ConfigError(f"{layer}: {err}") from None
+
+
+def _padding(
+    value: object, nd: int, stride: tuple[int, ...], layer: str
+) -> str | tuple[int, ...]:
+    if isinstance(value, str):
+        if value not in ("same", "valid"):
+            raise ConfigError(
+                f"{layer}: padding={value!r} is unknown: use 'same', 'valid' or ints >= 0"
+            )
+        if value == "same" and any(s != 1 for s in stride):
+            raise ConfigError(
+                f"{layer}: padding='same' is not supported with stride={stride} (as in "
+                "nn.ConvNd); give an explicit padding or use stride=1"
+            )
+        return value
+    items = (value,) * nd if isinstance(value, int) else value
+    if (
+        not isinstance(items, Sequence)
+        or len(items) != nd
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items)
+    ):
+        raise ConfigError(
+            f"{layer}: padding must be 'same', 'valid', an int >= 0 or {nd} ints >= 0, "
+            f"got {value!r}"
+        )
+    return tuple(items)
+
+
+def _normalize(
+    normalize: object, families: Mapping[str, KernelFamily], layer: str
+) -> dict[str, str]:
+    modes = {n: f.normalize for n, f in families.items()}
+    if normalize is None:
+        return modes
+    given = {n: normalize for n in modes} if isinstance(normalize, str) else normalize
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            f"{layer}: normalize must be None, one of {', '.join(NORMALIZATIONS)}, or a "
+            f"mapping family name -> mode, got {normalize!r}"
+        )
+    for fam, mode in given.items():
+        if fam not in modes:
+            raise ConfigError(
+                f"{layer}: normalize names {fam!r}, which is not an analytic family of this "
+                f"layer ({', '.join(modes) or 'none'})"
+            )
+        if mode not in NORMALIZATIONS:
+            raise ConfigError(
+                f"{layer}: normalize={mode!r} for {fam!r} is unknown: use one of "
+                f"{', '.join(NORMALIZATIONS)}"
+            )
+        modes[fam] = mode
+    return modes
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """The validated configuration of an analytic layer (see ``AnalyticConvNd``)."""
+
+    layer: str
+    ndim: int
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: str | tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    padding_mode: str
+    discretization: str
+    quadrature: int
+    share_akps: bool
+    mosaic: tuple[MosaicBlock, ...]
+    normalize: dict[str, str]
+
+    @classmethod
+    def build(
+        cls,
+        layer: str,
+        ndim: int,
+        in_channels: object,
+        out_channels: object,
+        kernel_size: object,
+        stride: object,
+        padding: object,
+        dilation: object,
+        groups: object,
+        padding_mode: object,
+        *,
+        families: FamiliesSpec,
+        discretization: object,
+        quadrature: object,
+        normalize: object,
+        share_akps: bool,
+        gain: bool,
+    ) -> LayerConfig:
+        """Validate everything; raise :class:`ConfigError` naming the first problem."""
+        cin = _count(in_channels, "in_channels", layer)
+        cout = _count(out_channels, "out_channels", layer)
+        g = _count(groups, "groups", layer)
+        for what, n in (("in_channels", cin), ("out_channels", cout)):
+            if n % g:
+                raise ConfigError(
+                    f"{layer}: {what}={n} is not divisible by groups={g}; change one of them"
+                )
+        ksize = _size(kernel_size, ndim, "kernel_size", layer)
+        strides = _size(stride, ndim, "stride", layer)
+        dil = _size(dilation, ndim, "dilation", layer)
+        pad = _padding(padding, ndim, strides, layer)
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(
+                f"{layer}: padding_mode={padding_mode!r} is unknown: use one of "
+                f"{', '.join(PADDING_MODES)}"
+            )
+        if discretization not in DISCRETIZATIONS:
+            raise ConfigError(
+                f"{layer}: discretization={discretization!r} is unknown: use 'sample' or "
+                "'integrate'"
+            )
+        if isinstance(quadrature, bool) or not isinstance(quadrature, int) or not (
+            1 <= quadrature <= 64
+        ):
+            raise ConfigError(
+                f"{layer}: quadrature must be an int in 1..64, got {quadrature!r}"
+            )
+        if share_akps and not gain:
+            raise ConfigError(
+                f"{layer}: share_akps=True shares one AKP set across the inputs and scales it "
+                "per input with the gains; it needs gain=True"
+            )
+        mosaic = resolve_mosaic(families, cout, ndim, layer)
+        fams = {b.name: b.family for b in mosaic if b.family is not None}
+        return cls(
+            layer=layer, ndim=ndim, in_channels=cin, out_channels=cout, kernel_size=ksize,
+            stride=strides, padding=pad, dilation=dil, groups=g,
+            padding_mode=str(padding_mode), discretization=str(discretization),
+            quadrature=quadrature, share_akps=bool(share_akps), mosaic=mosaic,
+            normalize=_normalize(normalize, fams, layer),
+        )
