@@ -299,6 +299,7 @@ def _describe_non_finite(
     coords: Sequence[torch.Tensor],
     params: Mapping[str, torch.Tensor],
 ) -> str:
+    out = out.detach()
     bad = (~torch.isfinite(out)).nonzero()
     index = tuple(int(i) for i in bad[0])
 

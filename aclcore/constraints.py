@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -176,14 +177,15 @@ class Interval(Constraint):
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         value = self.lo + (self.hi - self.lo) * torch.sigmoid(raw)
-        dtype = value.dtype if value.is_floating_point() else torch.get_default_dtype()
-        lo_in = torch.nextafter(
-            torch.tensor(self.lo, dtype=dtype), torch.tensor(self.hi, dtype=dtype)
-        ).item()
-        hi_in = torch.nextafter(
-            torch.tensor(self.hi, dtype=dtype), torch.tensor(self.lo, dtype=dtype)
-        ).item()
+        lo_in, hi_in = self._inner_bounds(value.dtype)
         return value.clamp(lo_in, hi_in)
+
+    def _inner_bounds(self, dtype: torch.dtype) -> tuple[float, float]:
+        # the representable values next to the bounds, inside; plain Python/NumPy so that
+        # torch.compile sees constants (no tensor -> .item() graph break)
+        np_dtype = {torch.float16: np.float16, torch.float32: np.float32}.get(dtype, np.float64)
+        lo, hi = np_dtype(self.lo), np_dtype(self.hi)
+        return float(np.nextafter(lo, hi)), float(np.nextafter(hi, lo))
 
     def inverse(self, value: torch.Tensor) -> torch.Tensor:
         unit = (value - self.lo) / (self.hi - self.lo)
