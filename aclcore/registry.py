@@ -148,9 +148,14 @@ class Registry:
             if old is not None and not replace:
                 if old.family == family and old.provider == provider:
                     return old
+                fix = (
+                    "choose another name, or pass replace=True to register_family to shadow it"
+                    if provider == IN_PROCESS
+                    else "uninstall one, or disable one with ACL_LOAD_PLUGINS"
+                )
                 raise DuplicateError(
                     f"family {family.name!r} is provided twice: by {old.source()} and by "
-                    f"{record.source()}; uninstall one, or disable one with ACL_LOAD_PLUGINS"
+                    f"{record.source()}; {fix}"
                 )
             self._families[family.name] = record
         return record
@@ -241,8 +246,14 @@ def use_registry(registry: Registry | None = None) -> Iterator[Registry]:
 
 
 def register_family(family: KernelFamily, *, replace: bool = False) -> KernelFamily:
-    """Register ``family`` in-process (notebooks, tests); returns it for chaining."""
-    current_registry().add_family(family, IN_PROCESS, replace=replace)
+    """Register ``family`` in-process (notebooks, tests); returns it for chaining.
+
+    Plugins are loaded first, so a name a plugin already provides always raises
+    :class:`DuplicateError` here (whatever the order of calls); ``replace=True`` shadows it.
+    """
+    registry = current_registry()
+    registry.ensure_loaded()
+    registry.add_family(family, IN_PROCESS, replace=replace)
     return family
 
 
@@ -255,7 +266,9 @@ def register_function(
     """
     from aclcore.translate import make_function
 
-    current_registry().add_function(
+    registry = current_registry()
+    registry.ensure_loaded()  # a plugin's function of the same name is reported here
+    registry.add_function(
         make_function(sympy_function, torch_function, provider=IN_PROCESS, **options)
     )
 
