@@ -192,7 +192,12 @@ class FormulaPrinter(StrPrinter):  # type: ignore[misc]
 
     def _check_node(self, node: Any) -> None:
         def fail(why: str) -> None:
-            raise ParseError(f"cannot write {type(node).__name__} {node}: {why}")
+            try:
+                shown = str(node)
+            except ValueError:  # an integer too long for str()
+                shown = "(huge)"
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ParseError(f"cannot write {type(node).__name__} {shown}: {why}")
 
         if isinstance(node, sympy.Symbol):
             problem = symbol_problem(node.name, self._reserved)

@@ -578,7 +578,7 @@ class _Parser:
             self.lattice_pairs += count * (count - 1) // 2
             if self.lattice_pairs > MAX_LATTICE_PAIRS:
                 self.fail(f"too many Max/Min comparisons (limit {MAX_LATTICE_PAIRS})", at)
-        if all(arg.is_number for arg in args) and any(arg.has(sympy.Float) for arg in args):
+        if all(arg.is_number and arg.has(sympy.Float) for arg in args):  # evaluated by mpmath
             if any(f and fp.float_log10(f._mpf_) > NUMERIC_EVAL_MAX
                    for arg in args for f in arg.atoms(sympy.Float)):
                 self.fail(f"numeric argument too large to evaluate {name} (limit 1e30)", at)

@@ -20,7 +20,7 @@ from aclcore.translate import BUILTIN_FUNCTIONS
 x, y = sp.symbols("x y", real=True)
 a = sp.Symbol("a", real=True)
 POINTS = [(-1.3, 0.4), (0.7, -2.2), (2.1, 1.1)]
-A_VALUE = 0.6
+A_VALUE = 0.6180339887  # not a small rational: no exact ties with Max/Min constants
 
 _UNARY = sorted(n for n, r in BUILTIN_FUNCTIONS.items() if r.arity == (1,) or n == "Heaviside")
 _NON_SMOOTH = (sp.Abs, sp.sign, sp.Piecewise, sp.Max, sp.Min, sp.Heaviside, sp.floor,
