@@ -230,9 +230,11 @@ class KernelFamily:
         expr = self.expr
         if isinstance(expr, str):
             from aclcore.parse import parse_formula  # parse imports nothing from here
+            from aclcore.plugins import formula_functions
 
             try:
-                expr = parse_formula(expr)
+                # built-in names plus functions registered by plugins (loads them once)
+                expr = parse_formula(expr, functions=formula_functions())
             except ParseError as err:
                 raise FamilyParseError(label, err) from err
         elif isinstance(expr, bool) or not isinstance(expr, (int, float, sp.Basic)):

@@ -182,3 +182,18 @@ def test_substitute_by_name() -> None:
     assert e.free_symbols == {x, y}
     with pytest.raises(KeyError, match="no parameters"):
         fam.substitute({"nope": 1.0})
+
+
+def test_string_formula_may_use_a_registered_plugin_function() -> None:
+    import torch
+
+    from aclcore import compile_family, register_function
+
+    softclip = sp.Function("softclip")
+    register_function(softclip, lambda t: torch.tanh(t) * 2.0)
+    fam = KernelFamily("clipped", "softclip(x/sigma)", ("x",), [Param("sigma", 1.0, "positive")])
+    assert fam.expr == softclip(x / sigma)
+    out = compile_family(fam)((torch.tensor([0.5]),), {"sigma": torch.tensor(1.0)})
+    assert out.item() == pytest.approx(2 * float(sp.tanh(0.5)))
+    with pytest.raises(FamilyError, match="unknown"):
+        KernelFamily("nope", "notregistered(x)", ("x",), [])
