@@ -17,6 +17,8 @@ from typing import Any, Union, cast
 import sympy as sp
 import torch
 
+from aclcore import _family_checks as checks
+from aclcore._family_checks import SYMBOL_NAME, canonical_symbol, symbol_name
 from aclcore.constraints import Constraint, ConstraintSpec, Interval, as_constraint
 from aclcore.errors import FamilyError, FamilyParseError, ParseError
 
@@ -30,25 +32,10 @@ NORMALIZATIONS = ("none", "sum", "zero_mean", "l2")
 SYMMETRIES = ("even", "odd", "rot90")
 
 _FAMILY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_SYMBOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-_CANONICAL_AXES = ("x", "y", "z")
 RESERVED_NAMES = frozenset({"free"})
 
 SymbolLike = Union[sp.Symbol, str]  # noqa: UP007 (a runtime alias; Python 3.10 compatible)
 Init = Union[float, tuple[float, float]]  # noqa: UP007
-
-
-def _symbol_name(obj: object, what: str) -> str:
-    if isinstance(obj, sp.Symbol):
-        return str(obj.name)
-    if isinstance(obj, str):
-        return obj
-    raise FamilyError(f"{what} must be a SymPy Symbol or a name, got {obj!r}")
-
-
-def canonical_symbol(name: str) -> sp.Symbol:
-    """The one symbol aclcore uses for ``name``: ``Symbol(name, real=True)``."""
-    return sp.Symbol(name, real=True)
 
 
 def _default_init(constraint: Constraint) -> float:
@@ -77,8 +64,8 @@ class Param:
     description: str = ""
 
     def __post_init__(self) -> None:
-        name = _symbol_name(self.symbol, "Param symbol")
-        if not _SYMBOL_NAME.match(name):
+        name = symbol_name(self.symbol, "Param symbol")
+        if not SYMBOL_NAME.match(name):
             raise FamilyError(
                 f"parameter name {name!r} is invalid: use a letter followed by letters, digits "
                 "or underscores (at most 64 characters), e.g. 'sigma' or 'theta_1'"
@@ -196,17 +183,18 @@ class KernelFamily:
         elif self.name in RESERVED_NAMES:
             problems.append(f"name {self.name!r} is reserved for ordinary (free) kernels")
         expr = self._to_expr(label)
-        coords = self._names(self.coords, "coordinate", problems)
+        coords = checks.names(self.coords, "coordinate", problems)
         params = tuple(self.params) if isinstance(self.params, Iterable) else None
         if params is None or not all(isinstance(p, Param) for p in params):
             problems.append("params must be a sequence of aclcore.Param")
             params = tuple(p for p in (params or ()) if isinstance(p, Param))
-        constant_along = self._names(self.constant_along, "constant_along entry", problems)
-        self._check_coords(coords, problems)
-        self._check_names(coords, params, problems)
-        expr = self._canonical(expr)
-        self._check_symbols(expr, coords, params, constant_along, problems)
-        self._check_functions(expr, problems)
+        constant_along = checks.names(self.constant_along, "constant_along entry", problems)
+        pnames = [p.name for p in params]
+        checks.check_coords(coords, problems)
+        checks.check_names(coords, pnames, problems)
+        expr = checks.canonical(expr)
+        checks.check_symbols(expr, coords, pnames, constant_along, problems)
+        checks.check_functions(expr, problems)
         if self.normalize not in NORMALIZATIONS:
             problems.append(
                 f"normalize={self.normalize!r} is unknown: use one of {', '.join(NORMALIZATIONS)}"
@@ -250,100 +238,6 @@ class KernelFamily:
                 f"got {type(expr).__name__} {expr}"
             )
         return expr
-
-    @staticmethod
-    def _names(items: object, what: str, problems: list[str]) -> list[str]:
-        if isinstance(items, (str, sp.Symbol)):
-            items = (items,)
-        if not isinstance(items, Iterable):
-            problems.append(f"{what}s must be a sequence of symbols or names, got {items!r}")
-            return []
-        names = []
-        for item in items:
-            try:
-                names.append(_symbol_name(item, what))
-            except FamilyError as err:
-                problems.append(str(err))
-        return names
-
-    @staticmethod
-    def _check_coords(coords: list[str], problems: list[str]) -> None:
-        if not 1 <= len(coords) <= 3:
-            problems.append(
-                f"a family has 1, 2 or 3 coordinates (x; x, y; x, y, z), got {len(coords)}"
-            )
-        for c in coords:
-            if not _SYMBOL_NAME.match(c):
-                problems.append(f"coordinate name {c!r} is invalid: use e.g. 'x'")
-        axes = [c for c in coords if c in _CANONICAL_AXES]
-        if axes and axes != [a for a in _CANONICAL_AXES[: len(coords)] if a in axes]:
-            problems.append(
-                f"coordinates {tuple(coords)} are out of order: coordinates are positional "
-                f"(horizontal, vertical, depth); declare them as {_CANONICAL_AXES[: len(coords)]}"
-            )
-
-    @staticmethod
-    def _check_names(coords: list[str], params: tuple[Param, ...], problems: list[str]) -> None:
-        seen: dict[str, str] = {}
-        for kind, name in [("coordinate", c) for c in coords] + [
-            ("parameter", p.name) for p in params
-        ]:
-            if name in seen:
-                problems.append(f"duplicate name {name!r} (a {seen[name]} and a {kind})")
-            else:
-                seen[name] = kind
-
-    @staticmethod
-    def _canonical(expr: sp.Expr) -> sp.Expr:
-        mapping = {s: canonical_symbol(s.name) for s in expr.free_symbols}
-        return expr.xreplace(mapping) if mapping else expr
-
-    @staticmethod
-    def _check_symbols(
-        expr: sp.Expr,
-        coords: list[str],
-        params: tuple[Param, ...],
-        constant_along: list[str],
-        problems: list[str],
-    ) -> None:
-        present = {s.name for s in expr.free_symbols}
-        declared = set(coords) | {p.name for p in params}
-        for name in sorted(present - declared):
-            problems.append(
-                f"symbol {name!r} is neither a coordinate nor a parameter: declare it with "
-                f"Param({name!r}, ...) or replace it by a number"
-            )
-        for p in params:
-            if p.name not in present:
-                problems.append(
-                    f"parameter {p.name!r} does not occur in the expression: remove it "
-                    "or use it in the formula"
-                )
-        for c in constant_along:
-            if c not in coords:
-                problems.append(f"constant_along names {c!r}, which is not a coordinate")
-            elif c in present:
-                problems.append(
-                    f"constant_along names {c!r}, but the expression depends on {c!r}"
-                )
-        for c in coords:
-            if c not in present and c not in constant_along:
-                problems.append(
-                    f"coordinate {c!r} does not occur in the expression: use it, or declare "
-                    f"constant_along=({c!r},) if the kernel is constant along it"
-                )
-
-    @staticmethod
-    def _check_functions(expr: sp.Expr, problems: list[str]) -> None:
-        from aclcore.registry import current_registry
-        from aclcore.translate import unsupported_parts
-
-        # a plugin module may declare a family that uses its own function before the loader
-        # has called its acl_register_functions hook; the loader compiles every family anyway
-        defer = current_registry().loading_in_this_thread
-        problems.extend(
-            f"unsupported: {p}" for p in unsupported_parts(expr, defer_unknown_functions=defer)
-        )
 
     def _check_symmetries(self, coords: list[str], problems: list[str]) -> tuple[str, ...]:
         items = self.symmetries
