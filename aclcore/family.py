@@ -22,7 +22,7 @@ from aclcore._family_checks import SYMBOL_NAME, canonical_symbol, symbol_name
 from aclcore.constraints import Constraint, ConstraintSpec, Interval, as_constraint
 from aclcore.errors import FamilyError, FamilyParseError, ParseError
 
-__all__ = ["NORMALIZATIONS", "SYMMETRIES", "KernelFamily", "Param"]
+__all__ = ["NORMALIZATIONS", "SYMMETRIES", "KernelFamily", "Param", "canonical_symbol"]
 
 #: Per-family normalisations of a sampled kernel (see ``docs/concepts.md``).
 NORMALIZATIONS = ("none", "sum", "zero_mean", "l2")
