@@ -35,6 +35,17 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+_LAZY_MODULES = ("checkpoint", "export")
+
+
+def __getattr__(name: str) -> object:
+    """``aclcore.export`` and ``aclcore.checkpoint``, imported on first use."""
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"aclcore.{name}")
+    raise AttributeError(f"module 'aclcore' has no attribute {name!r}")
+
 __all__ = [
     "AclError",
     "AclPluginWarning",

@@ -2,9 +2,11 @@
 
 ``state_dict()`` carries, under ``<prefix>_extra_state``, a dict of str/int/bool/None/lists
 only (so ``torch.load(weights_only=True)`` reads it): the aclcore format version, the layer's
-shape options, the mosaic (family names and channel counts in order) and, per family, its
-AKP names, normalisation, a fingerprint of its formula and where it came from (plugin,
-distribution, version) when the registry knows. Loading checks it against the layer:
+shape and convolution options (stride, padding and padding mode are recorded so that a layer
+can be rebuilt from a state dict alone, but not checked on load, like ``nn.ConvNd``), the
+mosaic (family names and channel counts in order) and, per family, its AKP names,
+normalisation, a fingerprint of its formula and where it came from (plugin, distribution,
+version) when the registry knows. Loading checks it against the layer:
 a different configuration raises :class:`~aclcore.errors.ConfigError` naming the family or
 option; a family whose formula changed (same name, different fingerprint) only warns.
 """
@@ -174,6 +176,9 @@ def layer_state(
         "kernel_size": list(config.kernel_size),
         "dilation": list(config.dilation),
         "groups": config.groups,
+        "stride": list(config.stride),
+        "padding": config.padding if isinstance(config.padding, str) else list(config.padding),
+        "padding_mode": config.padding_mode,
         "discretization": config.discretization,
         "quadrature": config.quadrature,
         "share_akps": config.share_akps,

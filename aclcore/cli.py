@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aclcore._export_cli import add_export_command
 from aclcore.errors import AclError, ConfigError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "cmd_families", "cmd_plugins", "cmd_show", "main"]
@@ -248,7 +249,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 #: The subcommands, in help order; each adds its parser and sets ``run``.
-SUBCOMMANDS: list[_AddCommand] = [_add_plugins, _add_families, _add_show]
+SUBCOMMANDS: list[_AddCommand] = [_add_plugins, _add_families, _add_show, add_export_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

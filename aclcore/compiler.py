@@ -265,13 +265,7 @@ class CompiledFamily:
                 f"family {fam.name!r} takes {fam.ndim} coordinate tensor(s) "
                 f"{fam.coord_names}, got {len(coords)}"
             )
-        missing = [n for n in fam.param_names if n not in params]
-        extra = [n for n in params if n not in fam.param_names]
-        if missing or extra:
-            raise ConfigError(
-                f"family {fam.name!r} takes parameters {list(fam.param_names)}; "
-                f"missing {missing}, unexpected {extra}"
-            )
+        fam.check_param_names(params)
         cs = tuple(_as_float_tensor(c) for c in coords)
         ps = {n: _as_float_tensor(params[n]) for n in fam.param_names}
         out: torch.Tensor = self.function(cs, ps)

@@ -20,7 +20,7 @@ import torch
 from aclcore import _family_checks as checks
 from aclcore._family_checks import SYMBOL_NAME, canonical_symbol, symbol_name
 from aclcore.constraints import Constraint, ConstraintSpec, Interval, as_constraint
-from aclcore.errors import FamilyError, FamilyParseError, ParseError
+from aclcore.errors import ConfigError, FamilyError, FamilyParseError, ParseError
 
 __all__ = ["NORMALIZATIONS", "SYMMETRIES", "KernelFamily", "Param", "canonical_symbol"]
 
@@ -278,6 +278,17 @@ class KernelFamily:
             if p.name == name:
                 return p
         raise KeyError(f"family {self.name!r} has no parameter {name!r}")
+
+    def check_param_names(self, names: Iterable[str]) -> None:
+        """Raise :class:`~aclcore.errors.ConfigError` unless ``names`` are exactly the AKPs."""
+        given = list(names)
+        missing = [n for n in self.param_names if n not in given]
+        extra = [n for n in given if n not in self.param_names]
+        if missing or extra:
+            raise ConfigError(
+                f"family {self.name!r} takes AKPs {list(self.param_names)}; "
+                f"missing {missing}, unexpected {extra}"
+            )
 
     @property
     def sympy_expr(self) -> sp.Expr:

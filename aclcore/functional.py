@@ -96,13 +96,7 @@ def _check_params(
     compiled: CompiledFamily, params: Mapping[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
     fam = compiled.family
-    missing = [n for n in fam.param_names if n not in params]
-    extra = [n for n in params if n not in fam.param_names]
-    if missing or extra:
-        raise ConfigError(
-            f"family {fam.name!r} takes AKPs {list(fam.param_names)}; missing {missing}, "
-            f"unexpected {extra}"
-        )
+    fam.check_param_names(params)
     out = {}
     for name in fam.param_names:
         value = params[name]

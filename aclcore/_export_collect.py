@@ -1,0 +1,312 @@
+"""What an export describes: the analytic layers of a model and the formula of every kernel.
+
+Private helper of :mod:`aclcore.export`. :func:`collect` walks a layer, a model, the result of
+:func:`aclcore.export.from_json` or a :class:`~aclcore.checkpoint.Checkpoint`, and returns one
+:class:`LayerFormulas` per analytic layer: the layer's constructor configuration, each
+family's symbolic form with its provenance, and one :class:`KernelFormula` per analytic
+kernel.
+
+A kernel's formula is ``gain * scale * (f + offset)`` with the learned (constrained) AKPs
+substituted (see :mod:`aclcore._introspect`). Where the compiler substitutes the limit of a
+removable singularity (e.g. ``sin(a r)/r`` at the centre tap), the exported formula states it
+explicitly as ``Piecewise((limit, Eq(x, 0) & Eq(y, 0)), (f, True))``, so that evaluating the
+formula anywhere (SymPy, mpmath) gives the layer's value.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+from torch import nn
+
+from aclcore._introspect import AnalyticKernel
+from aclcore._layerstate import family_fingerprint, provenance
+from aclcore.compiler import _removable_singularities, compile_family
+from aclcore.constraints import Angle
+from aclcore.errors import AclError, ExportError
+from aclcore.family import KernelFamily, canonical_symbol
+from aclcore.grid import gauss_legendre
+from aclcore.nn import AnalyticConvNd
+from aclcore.parse import formula_to_string, parse_formula
+
+__all__ = ["FamilyInfo", "KernelFormula", "LayerFormulas", "collect", "layer_config"]
+
+Singularity = tuple[tuple[str, ...], sp.Expr]
+_singular_cache: dict[str, tuple[Singularity, ...]] = {}
+_singular_lock = threading.Lock()
+
+
+def singularities(family: KernelFamily) -> tuple[Singularity, ...]:
+    """(coordinates, limit) where the compiler substitutes a removable singularity's limit."""
+    if not compile_family(family).singular_sets:
+        return ()
+    key = family_fingerprint(family)
+    with _singular_lock:
+        found = _singular_cache.get(key)
+    if found is None:
+        pairs = _removable_singularities(family.sympy_expr, family.coords)
+        found = tuple((tuple(str(c.name) for c in subset), limit) for subset, limit in pairs)
+        with _singular_lock:
+            _singular_cache[key] = found
+    return found
+
+
+def explicit_expr(family: KernelFamily) -> sp.Expr:
+    """The family's formula with its removable singularities written as Piecewise branches."""
+    special = singularities(family)
+    if not special:
+        return family.sympy_expr
+    pieces = [(limit, sp.And(*[sp.Eq(canonical_symbol(c), 0) for c in subset]))
+              for subset, limit in special]
+    return sp.Piecewise(*pieces, (family.sympy_expr, True))
+
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """A family as used by one layer.
+
+    Attributes:
+        family: the :class:`~aclcore.family.KernelFamily` (its symbolic form is
+            ``family.sympy_expr``).
+        start, count: the layer's output channels ``[start, start + count)`` using it.
+        normalize: the normalisation the layer applies to its kernels.
+        provenance: ``provider``, ``distribution`` and ``version`` (``None`` when unknown).
+        fingerprint: a hash of the formula, coordinates and AKPs (names and constraints).
+        singularities: ``(coordinates, limit)`` pairs where the limit is substituted.
+    """
+
+    family: KernelFamily
+    start: int
+    count: int
+    normalize: str
+    provenance: dict[str, str | None]
+    fingerprint: str
+    singularities: tuple[Singularity, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The family's name."""
+        return self.family.name
+
+    @property
+    def explicit_expr(self) -> sp.Expr:
+        """The formula with removable singularities as explicit Piecewise branches."""
+        return explicit_expr(self.family)
+
+
+@dataclass(frozen=True)
+class KernelFormula:
+    """One analytic kernel: learned values and its formula.
+
+    Attributes:
+        out_channel, in_channel: the kernel's index in ``layer.weight``.
+        family: the family name.
+        akps: constrained AKP values as learned (the formula uses these).
+        wrapped: the angle AKPs wrapped into ``[0, 2 pi)`` (reported in tables).
+        gain, scale, offset: ``w = gain * scale * (f + offset)``.
+        formula: the kernel as a SymPy expression of the coordinates only (computed on
+            first access: substituting numbers into SymPy takes milliseconds per kernel).
+    """
+
+    out_channel: int
+    in_channel: int
+    family: str
+    akps: dict[str, float]
+    wrapped: dict[str, float]
+    gain: float
+    scale: float
+    offset: float
+    _record: AnalyticKernel = field(repr=False, compare=False)
+    _info: FamilyInfo = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def formula(self) -> sp.Expr:
+        """``gain * scale * (f + offset)`` with the AKPs substituted (see the class doc)."""
+        record, info = self._record, self._info
+        if not info.singularities:
+            return canonical(record.formula())
+        subs = {canonical_symbol(k): sp.Float(v) for k, v in record.akps.items()}
+        expr = info.explicit_expr.xreplace(subs)
+        if record.offset != 0.0:
+            expr = expr + sp.Float(record.offset)
+        coeff = record.gain * record.scale
+        return canonical(expr if coeff == 1.0 else sp.Float(coeff) * expr)
+
+
+def canonical(expr: sp.Expr) -> sp.Expr:
+    """``expr`` in the form the formula parser builds, so its string reads back identically.
+
+    A product such as ``Float * (a + b) * c`` (built by substitution) is written
+    ``0.2*(a + b)*c``, which the parser (like Python) reads as ``(0.2*(a + b))*c``; SymPy then
+    distributes the number over the sum. Such expressions are replaced by what the parser
+    reads from their string (the same function up to rounding of the distributed products).
+    """
+    if not any(isinstance(node, sp.Mul) and node.args[0].is_Float
+               and any(arg.is_Add for arg in node.args[1:])
+               for node in sp.preorder_traversal(expr)):
+        return expr
+    from aclcore._export_json import functions_for
+
+    table = functions_for(expr)[0]
+    back = parse_formula(formula_to_string(expr, functions=table), functions=table)
+    return back if sp.srepr(back) != sp.srepr(expr) else expr
+
+
+@dataclass(frozen=True)
+class LayerFormulas:
+    """The export of one analytic layer.
+
+    Attributes:
+        path: the module path in the model (``""`` for a layer exported on its own).
+        layer: the layer itself.
+        config: its constructor configuration as plain values (see ``docs/export.md``).
+        families: the families of its mosaic, in order.
+        kernels: every analytic kernel, by output then input channel.
+        statement: how the formulas give ``layer.weight`` (grid and discretisation).
+    """
+
+    path: str
+    layer: AnalyticConvNd
+    config: dict[str, Any]
+    families: tuple[FamilyInfo, ...]
+    kernels: tuple[KernelFormula, ...]
+    statement: str
+    quadrature_rule: tuple[list[float], list[float]] | None = field(default=None)
+
+    @property
+    def class_name(self) -> str:
+        """``AnalyticConv1d``, ``AnalyticConv2d`` or ``AnalyticConv3d``."""
+        return type(self.layer).__name__
+
+    def matrix(self) -> list[list[sp.Expr | None]]:
+        """Formulas indexed ``[out_channel][in_channel]``; ``None`` for free kernels."""
+        table: list[list[sp.Expr | None]] = [
+            [None] * self.layer.in_per_group for _ in range(self.layer.out_channels)
+        ]
+        for k in self.kernels:
+            table[k.out_channel][k.in_channel] = k.formula
+        return table
+
+
+def dtype_name(layer: AnalyticConvNd) -> str:
+    """The name of the layer's parameter dtype (``"float32"`` ...)."""
+    return str(layer._like().dtype).removeprefix("torch.")
+
+
+def layer_config(layer: AnalyticConvNd) -> dict[str, Any]:
+    """The layer's constructor arguments as plain values (what the JSON format stores)."""
+    gains = [block.gain is not None for block in layer.analytic]
+    padding = layer.padding if isinstance(layer.padding, str) else list(layer.padding)
+    return {
+        "in_channels": layer.in_channels,
+        "out_channels": layer.out_channels,
+        "kernel_size": list(layer.kernel_size),
+        "stride": list(layer.stride),
+        "padding": padding,
+        "dilation": list(layer.dilation),
+        "groups": layer.groups,
+        "bias": layer.bias is not None,
+        "padding_mode": layer.padding_mode,
+        "dtype": dtype_name(layer),
+        "discretization": layer.discretization,
+        "quadrature": layer.quadrature,
+        "share_akps": layer.share_akps,
+        "gain": any(gains) if gains else True,
+        "check_finite": layer.check_finite,
+        "mosaic": [{"family": b.name, "count": b.count} for b in layer.mosaic],
+        "normalize": dict(layer.normalize_modes),
+    }
+
+
+def statement(layer: AnalyticConvNd) -> str:
+    """How each weight follows from its kernel's formula (grid convention, discretisation)."""
+    nd = len(layer.kernel_size)
+    axes = ["x = (column - (kW - 1)/2) * dilation_W (to the right)",
+            "y = ((kH - 1)/2 - row) * dilation_H (upwards)",
+            "z = (depth - (kD - 1)/2) * dilation_D"][:nd]
+    grid = "; ".join(axes)
+    if layer.discretization == "sample":
+        return (f"weight[out, in, tap] = w(tap): the formula sampled at the tap centre, {grid}.")
+    names = "xyz"[:nd]
+    shifted = ", ".join(f"{c}_tap + t_{c}" for c in names)
+    return (
+        f"weight[out, in, tap] = sum over the {layer.quadrature}-point Gauss-Legendre nodes "
+        f"t_c (in [-1/2, 1/2], weights summing to 1) along each axis of "
+        f"prod(weights) * w({shifted}): the rule's value of the mean of the formula over the "
+        f"tap's 1-pixel cell, with tap centres {grid}."
+    )
+
+
+def _provenance(layer: AnalyticConvNd, family: KernelFamily) -> dict[str, str | None]:
+    known = dict(layer._provenance.get(family.name, {}))
+    if known.get("provider"):
+        return {k: known.get(k) for k in ("provider", "distribution", "version")}
+    try:
+        return provenance(family, look_up=True)
+    except AclError:  # a broken plugin setup must not prevent an export
+        return {"provider": None, "distribution": None, "version": None}
+
+
+def _kernel(record: AnalyticKernel, info: FamilyInfo) -> KernelFormula:
+    wrapped = {p.name: Angle.wrap(record.akps[p.name]) for p in info.family.params
+               if isinstance(p.constraint_obj, Angle)}
+    return KernelFormula(record.out_channel, record.in_channel, info.name, dict(record.akps),
+                         wrapped, record.gain, record.scale, record.offset, record, info)
+
+
+def layer_formulas(path: str, layer: AnalyticConvNd) -> LayerFormulas:
+    """The :class:`LayerFormulas` of one layer."""
+    infos: dict[str, FamilyInfo] = {}
+    for b in layer.mosaic:
+        if b.family is None:
+            continue
+        infos[b.name] = FamilyInfo(
+            b.family, b.start, b.count, layer.normalize_modes[b.name],
+            _provenance(layer, b.family), family_fingerprint(b.family),
+            singularities(b.family),
+        )
+    kernels = tuple(_kernel(r, infos[r.family.name]) for r in layer.analytic_kernels())
+    rule = None
+    if layer.discretization == "integrate":
+        nodes, weights = gauss_legendre(layer.quadrature)
+        rule = ([float(v) for v in nodes], [float(v) for v in weights])
+    return LayerFormulas(path, layer, layer_config(layer), tuple(infos.values()), kernels,
+                         statement(layer), rule)
+
+
+def analytic_layers(obj: object) -> tuple[str, list[tuple[str, AnalyticConvNd]]]:
+    """``("layer" | "model", [(path, layer), ...])`` for what the export functions accept."""
+    from aclcore.checkpoint import Checkpoint
+
+    if isinstance(obj, Checkpoint):
+        obj = obj.module
+    if isinstance(obj, AnalyticConvNd):
+        return "layer", [("", obj)]
+    if isinstance(obj, nn.Module):
+        found: list[tuple[str, AnalyticConvNd]] = []
+        for name, module in obj.named_modules():
+            if isinstance(module, AnalyticConvNd):
+                found.append((name, module))
+        if not found:
+            raise ExportError(
+                f"{type(obj).__name__} has no analytic layer (AnalyticConv1d/2d/3d) to export"
+            )
+        return "model", found
+    if isinstance(obj, Mapping) and obj and all(
+            isinstance(k, str) and isinstance(v, AnalyticConvNd) for k, v in obj.items()):
+        return "model", list(obj.items())
+    raise ExportError(
+        f"cannot export {type(obj).__name__}: pass an analytic layer, a model (nn.Module) "
+        "containing analytic layers, the result of from_json, or a Checkpoint"
+    )
+
+
+def collect(obj: object) -> tuple[str, list[LayerFormulas]]:
+    """``(root kind, one LayerFormulas per analytic layer)`` of a layer or model."""
+    root, layers = analytic_layers(obj)
+    return root, [layer_formulas(path, layer) for path, layer in layers]

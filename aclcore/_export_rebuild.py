@@ -1,0 +1,380 @@
+"""Rebuilding analytic layers from an export document (untrusted input, never evaluated).
+
+Private helper of :mod:`aclcore.export`. Each layer entry is validated field by field
+(:mod:`aclcore._export_schema`), its families are rebuilt from the embedded definitions (the
+formula strings go through :func:`aclcore.parse.parse_formula` only), the layer is constructed
+on the ``meta`` device (nothing allocated, no random numbers drawn), the document's tensors are
+checked against the layer's parameter shapes, and only then is memory allocated and filled.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from aclcore._export_schema import DTYPES, ExportLimits, Reader, load_json
+from aclcore._layerstate import family_fingerprint
+from aclcore.errors import AclError, ExportError, NonFiniteKernelError, ParseError
+from aclcore.family import NORMALIZATIONS, SYMMETRIES, KernelFamily, Param
+from aclcore.functional import DISCRETIZATIONS, PADDING_MODES
+from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
+from aclcore.parse import DEFAULT_FUNCTIONS, parse_formula
+
+__all__ = ["CLASSES", "build_layer", "check_sizes", "read_document",
+           "warn_if_installed_differs"]
+
+CLASSES: dict[str, type[AnalyticConvNd]] = {
+    "AnalyticConv1d": AnalyticConv1d, "AnalyticConv2d": AnalyticConv2d,
+    "AnalyticConv3d": AnalyticConv3d,
+}
+_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_FAMILY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FAMILY_KEYS = ("name", "expr", "coords", "params", "description", "normalize", "symmetries",
+                "constant_along", "functions", "provenance", "fingerprint")
+_INFO_KEYS = ("latex", "singularities")
+_CONFIG_KEYS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                "groups", "bias", "padding_mode", "dtype", "discretization", "quadrature",
+                "share_akps", "gain", "check_finite", "mosaic", "normalize")
+
+
+def _source(prov: Mapping[str, Any]) -> str:
+    provider = prov.get("provider")
+    if not provider:
+        return "an unknown source"
+    dist = prov.get("distribution")
+    return f"plugin {provider!r} ({dist} {prov.get('version') or '?'})" if dist else str(provider)
+
+
+def warn_if_installed_differs(family: KernelFamily, prov: Mapping[str, Any], where: str) -> None:
+    """Warn when the registry has a family of this name with a different definition."""
+    from aclcore.parse import formula_to_string
+    from aclcore.registry import current_registry
+
+    try:
+        record = current_registry().records().get(family.name)
+    except AclError:  # a broken plugin setup: nothing installed to compare with
+        return
+    if record is None or family_fingerprint(record.family) == family_fingerprint(family):
+        return
+    try:
+        mine, theirs = (formula_to_string(f.sympy_expr, functions=_table(f))
+                        for f in (family, record.family))
+    except ParseError:
+        mine, theirs = str(family.sympy_expr), str(record.family.sympy_expr)
+    warnings.warn(
+        f"{where}: family {family.name!r} in the document (from {_source(prov)}: {mine}; "
+        f"AKPs {list(family.param_names)}) differs from the installed one (from "
+        f"{record.source()}: {theirs}; AKPs {list(record.family.param_names)}); the rebuilt "
+        "layer uses the document's definition, so it computes what the exported model did",
+        UserWarning, stacklevel=5,
+    )
+
+
+def _table(family: KernelFamily) -> dict[str, Any]:
+    from aclcore._export_json import functions_for
+
+    return functions_for(family.sympy_expr)[0]
+
+
+def _functions(r: Reader, value: object, path: str) -> dict[str, Any]:
+    """The parser table for a family: defaults plus the listed plugin functions (installed)."""
+    table: dict[str, Any] = dict(DEFAULT_FUNCTIONS)
+    items = r.array(value, path, max_len=64)
+    if not items:
+        return table
+    from aclcore.registry import current_registry
+
+    for i, item in enumerate(items):
+        spec = r.obj(item, f"{path}[{i}]", ("name", "provider"))
+        name = r.ident(spec["name"], f"{path}[{i}].name")
+        provider = r.string(spec["provider"], f"{path}[{i}].provider", max_len=200)
+        try:
+            row = current_registry().functions().get(name)
+        except AclError as err:
+            raise ExportError(f"{path}[{i}]: cannot load plugins to find function "
+                              f"{name!r}: {err}") from err
+        if row is None:
+            raise ExportError(
+                f"{path}[{i}]: the formula uses the function {name!r} from {provider}, which "
+                "is not installed; the document embeds formulas, not the implementations of "
+                f"plugin functions: install the plugin that provides {name!r}"
+            )
+        table[name] = row.sympy
+    return table
+
+
+def _family(r: Reader, value: object, path: str, ndim: int) -> tuple[KernelFamily, dict[str, Any]]:
+    lim = r.limits
+    spec = r.obj(value, path, _FAMILY_KEYS, _INFO_KEYS)
+    name = r.string(spec["name"], f"{path}.name", max_len=64, pattern=_FAMILY)
+    coords = r.strings(spec["coords"], f"{path}.coords", max_len=3)
+    if len(coords) != ndim:
+        r.fail(f"{path}.coords", f"{len(coords)} coordinates for a {ndim}-D layer")
+    table = _functions(r, spec["functions"], f"{path}.functions")
+    text = r.string(spec["expr"], f"{path}.expr", max_len=lim.max_formula_chars)
+    try:
+        expr = parse_formula(text, functions=table, max_length=lim.max_formula_chars)
+    except ParseError as err:
+        raise ExportError(f"{path}.expr: {err}") from err
+    params = []
+    for i, item in enumerate(r.array(spec["params"], f"{path}.params", max_len=lim.max_params)):
+        where = f"{path}.params[{i}]"
+        p = r.obj(item, where, ("name", "constraint", "init", "description"))
+        pname = r.ident(p["name"], f"{where}.name")
+        constraint: Any = p["constraint"]
+        if isinstance(constraint, list):
+            constraint = tuple(r.number(v, f"{where}.constraint[{j}]") for j, v in
+                               enumerate(r.array(constraint, f"{where}.constraint",
+                                                 min_len=2, max_len=2)))
+        else:
+            r.string(constraint, f"{where}.constraint", choices=("real", "positive", "angle"))
+        init: Any = p["init"]
+        if isinstance(init, list):
+            init = tuple(r.number(v, f"{where}.init[{j}]") for j, v in
+                         enumerate(r.array(init, f"{where}.init", min_len=2, max_len=2)))
+        else:
+            init = r.number(init, f"{where}.init")
+        desc = r.string(p["description"], f"{where}.description")
+        try:
+            params.append(Param(pname, init=init, constraint=constraint, description=desc))
+        except AclError as err:
+            raise ExportError(f"{where}: {err}") from err
+    normalize = r.string(spec["normalize"], f"{path}.normalize", choices=NORMALIZATIONS)
+    symmetries = [r.string(s, f"{path}.symmetries[{i}]", max_len=16)
+                  for i, s in enumerate(r.array(spec["symmetries"], f"{path}.symmetries",
+                                                max_len=8))]
+    for i, s in enumerate(symmetries):
+        if s.partition(":")[0] not in SYMMETRIES:
+            r.fail(f"{path}.symmetries[{i}]", f"unknown symmetry {s!r}")
+    constant_along = r.strings(spec["constant_along"], f"{path}.constant_along", max_len=3)
+    prov = r.obj(spec["provenance"], f"{path}.provenance",
+                 ("provider", "distribution", "version"))
+    provenance = {k: r.opt_string(prov[k], f"{path}.provenance.{k}") for k in prov}
+    fingerprint = r.string(spec["fingerprint"], f"{path}.fingerprint", max_len=64)
+    r.string(spec.get("latex", ""), f"{path}.latex")
+    for i, item in enumerate(r.array(spec.get("singularities", []), f"{path}.singularities",
+                                     max_len=8)):
+        sing = r.obj(item, f"{path}.singularities[{i}]", ("at", "limit"))
+        r.strings(sing["at"], f"{path}.singularities[{i}].at", max_len=3)
+        r.string(sing["limit"], f"{path}.singularities[{i}].limit",
+                 max_len=lim.max_formula_chars)
+    try:
+        family = KernelFamily(name, expr, coords, params,
+                              description=r.string(spec["description"], f"{path}.description"),
+                              normalize=normalize, constant_along=constant_along,
+                              symmetries=symmetries)
+    except AclError as err:
+        raise ExportError(f"{path}: {err}") from err
+    if family_fingerprint(family) != fingerprint:
+        warnings.warn(f"{path}: the fingerprint {fingerprint!r} does not match the family's "
+                      f"formula ({family_fingerprint(family)!r}): the document was edited or "
+                      "written by another SymPy version; the formula is used as written",
+                      UserWarning, stacklevel=5)
+    return family, provenance
+
+
+def _config(r: Reader, value: object, path: str, ndim: int) -> dict[str, Any]:
+    lim = r.limits
+    c = r.obj(value, path, _CONFIG_KEYS)
+    out: dict[str, Any] = {}
+    for key in ("in_channels", "out_channels", "groups"):
+        out[key] = r.integer(c[key], f"{path}.{key}", 1, lim.max_channels)
+    for key, lo in (("kernel_size", 1), ("stride", 1), ("dilation", 1)):
+        out[key] = tuple(r.ints(c[key], f"{path}.{key}", ndim, lo, lim.max_kernel_size))
+    if isinstance(c["padding"], str):
+        out["padding"] = r.string(c["padding"], f"{path}.padding", choices=("same", "valid"))
+    else:
+        out["padding"] = tuple(r.ints(c["padding"], f"{path}.padding", ndim, 0,
+                                      lim.max_kernel_size))
+    for key in ("bias", "share_akps", "gain", "check_finite"):
+        out[key] = r.boolean(c[key], f"{path}.{key}")
+    out["padding_mode"] = r.string(c["padding_mode"], f"{path}.padding_mode",
+                                   choices=PADDING_MODES)
+    out["dtype"] = r.string(c["dtype"], f"{path}.dtype", choices=tuple(DTYPES))
+    out["discretization"] = r.string(c["discretization"], f"{path}.discretization",
+                                     choices=DISCRETIZATIONS)
+    out["quadrature"] = r.integer(c["quadrature"], f"{path}.quadrature", 1, 64)
+    mosaic: list[tuple[str, int]] = []
+    for i, item in enumerate(r.array(c["mosaic"], f"{path}.mosaic", min_len=1,
+                                     max_len=lim.max_families)):
+        m = r.obj(item, f"{path}.mosaic[{i}]", ("family", "count"))
+        name = r.string(m["family"], f"{path}.mosaic[{i}].family", max_len=64, pattern=_FAMILY)
+        if any(name == n for n, _ in mosaic):
+            r.fail(f"{path}.mosaic[{i}].family", f"{name!r} is given twice")
+        mosaic.append((name, r.integer(m["count"], f"{path}.mosaic[{i}].count", 1,
+                                       lim.max_channels)))
+    out["mosaic"] = mosaic
+    norm = r.obj(c["normalize"], f"{path}.normalize", (), [n for n, _ in mosaic])
+    out["normalize"] = {k: r.string(v, f"{path}.normalize.{k}", choices=NORMALIZATIONS)
+                        for k, v in norm.items()}
+    check_sizes(r, out, path)
+    return out
+
+
+def check_sizes(r: Reader, cfg: Mapping[str, Any], path: str) -> None:
+    """Reject configurations whose kernel bank would exceed the limits (before allocating)."""
+    lim = r.limits
+    ipg = max(1, cfg["in_channels"] // cfg["groups"])
+    taps = math.prod(cfg["kernel_size"])
+    bank = cfg["out_channels"] * ipg * taps
+    if bank > lim.max_bank_elements:
+        r.fail(path, f"the kernel bank would have {bank} elements (the limit is "
+                     f"{lim.max_bank_elements})")
+    nodes = cfg["quadrature"] ** len(cfg["kernel_size"])
+    samples = bank * (nodes if cfg["discretization"] == "integrate" else 1)
+    if samples > lim.max_samples:
+        r.fail(path, f"sampling the bank takes {samples} formula evaluations (the limit is "
+                     f"{lim.max_samples})")
+
+
+def build_layer(cls: type[AnalyticConvNd], cfg: Mapping[str, Any],
+                families: Mapping[str, KernelFamily], tensors: Mapping[str, torch.Tensor],
+                path: str) -> AnalyticConvNd:
+    """Construct on ``meta``, check the tensors' names and shapes, then allocate and fill."""
+    spec: dict[str | KernelFamily, int] = {}
+    for name, count in cfg["mosaic"]:
+        spec[families[name] if name != "free" else "free"] = count
+    try:
+        layer = cls(
+            cfg["in_channels"], cfg["out_channels"], cfg["kernel_size"], stride=cfg["stride"],
+            padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
+            bias=cfg["bias"], padding_mode=cfg["padding_mode"], device="meta",
+            dtype=DTYPES[cfg["dtype"]], families=spec, discretization=cfg["discretization"],
+            quadrature=cfg["quadrature"], normalize=dict(cfg["normalize"]) or None,
+            share_akps=cfg["share_akps"], gain=cfg["gain"], check_finite=cfg["check_finite"],
+        )
+    except AclError as err:
+        raise ExportError(f"{path}: {err}") from err
+    expected = {k: v for k, v in layer.state_dict().items() if isinstance(v, torch.Tensor)}
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ExportError(f"{path}: tensors do not match the configuration: missing "
+                          f"{missing}, unexpected {extra}")
+    for name, t in tensors.items():
+        if tuple(t.shape) != tuple(expected[name].shape) or t.dtype != expected[name].dtype:
+            raise ExportError(
+                f"{path}.{name}: shape {tuple(t.shape)} {t.dtype} does not match the "
+                f"configuration ({tuple(expected[name].shape)} {expected[name].dtype})")
+    layer = layer.to_empty(device="cpu")
+    with torch.no_grad():
+        for name, target in layer.state_dict(keep_vars=True).items():
+            if isinstance(target, torch.Tensor):
+                target.copy_(tensors[name])
+    layer.clear_cache()
+    try:
+        with torch.no_grad():  # computed once: non-finite kernels fail here, not later
+            finite = bool(torch.isfinite(layer.weight).all())
+    except NonFiniteKernelError as err:
+        raise ExportError(f"{path}: the stored AKPs give a non-finite kernel: {err}") from err
+    if not finite:
+        raise ExportError(f"{path}: the kernel bank is not finite (gains or weights overflow "
+                          f"{cfg['dtype']})")
+    return layer
+
+
+def _layer(r: Reader, value: object, path: str) -> tuple[str, AnalyticConvNd]:
+    e = r.obj(value, path, ("path", "class", "config", "families", "tensors", "statement"),
+              ("quadrature_rule", "kernels"))
+    mpath = r.string(e["path"], f"{path}.path", max_len=1000)
+    if mpath and not _PATH.match(mpath):
+        r.fail(f"{path}.path", f"{mpath[:80]!r} is not a module path like 'features.0'")
+    cls = CLASSES[r.string(e["class"], f"{path}.class", choices=tuple(CLASSES))]
+    ndim = cls._ndim
+    cfg = _config(r, e["config"], f"{path}.config", ndim)
+    families: dict[str, KernelFamily] = {}
+    provenances: dict[str, dict[str, Any]] = {}
+    for i, item in enumerate(r.array(e["families"], f"{path}.families",
+                                     max_len=r.limits.max_families)):
+        fam, prov = _family(r, item, f"{path}.families[{i}]", ndim)
+        if fam.name in families:
+            r.fail(f"{path}.families[{i}].name", f"family {fam.name!r} is given twice")
+        families[fam.name] = fam
+        provenances[fam.name] = prov
+    wanted = [n for n, _ in cfg["mosaic"] if n != "free"]
+    if sorted(wanted) != sorted(families):
+        r.fail(f"{path}.families", f"the mosaic uses {wanted} but the document defines "
+                                   f"{sorted(families)}")
+    raw = e["tensors"]
+    if not isinstance(raw, dict):
+        r.fail(f"{path}.tensors", "expected an object of tensors")
+    if len(raw) > 4 + len(families) * (r.limits.max_params + 1):
+        r.fail(f"{path}.tensors", f"{len(raw)} tensors is more than the layer can hold")
+    tensors = {r.string(k, f"{path}.tensors", max_len=200): r.tensor(v, f"{path}.tensors.{k}")
+               for k, v in raw.items()}
+    r.string(e["statement"], f"{path}.statement")
+    _check_info(r, e, path)
+    layer = build_layer(cls, cfg, families, tensors, path)
+    for name, fam in families.items():
+        if not layer._provenance.get(name, {}).get("provider"):
+            layer._provenance[name] = dict(provenances[name])
+        warn_if_installed_differs(fam, provenances[name], path)
+    return mpath, layer
+
+
+def _check_info(r: Reader, e: Mapping[str, Any], path: str) -> None:
+    """Type checks of the informational fields (never used to rebuild)."""
+    if "quadrature_rule" in e:
+        q = r.obj(e["quadrature_rule"], f"{path}.quadrature_rule", ("nodes", "weights"))
+        for key in ("nodes", "weights"):
+            for i, v in enumerate(r.array(q[key], f"{path}.quadrature_rule.{key}", max_len=64)):
+                r.number(v, f"{path}.quadrature_rule.{key}[{i}]")
+    if "kernels" in e:
+        items = r.array(e["kernels"], f"{path}.kernels", max_len=r.limits.max_bank_elements)
+        for i, item in enumerate(items):
+            where = f"{path}.kernels[{i}]"
+            k = r.obj(item, where, ("out", "in", "family", "akps", "gain", "scale", "offset",
+                                    "formula"), ("wrapped",))
+            for key in ("out", "in"):
+                r.integer(k[key], f"{where}.{key}", 0, r.limits.max_channels)
+            r.string(k["family"], f"{where}.family", max_len=64)
+            for key in ("akps", "wrapped"):
+                value = k.get(key, {})
+                names = list(value)[:64] if isinstance(value, dict) else []
+                table = r.obj(value, f"{where}.{key}", (), names)
+                for name, v in table.items():
+                    r.number(v, f"{where}.{key}.{name}")
+            for key in ("gain", "scale", "offset"):
+                r.number(k[key], f"{where}.{key}")
+            r.string(k["formula"], f"{where}.formula", max_len=10 * r.limits.max_formula_chars)
+
+
+def read_document(text: object, limits: ExportLimits | None = None
+                  ) -> tuple[str, list[tuple[str, AnalyticConvNd]]]:
+    """Validate and rebuild every layer of an export document: ``(root, [(path, layer)])``."""
+    from aclcore._export_json import FORMAT, VERSION
+
+    r = Reader(limits or ExportLimits())
+    data = load_json(text, r.limits)
+    if not isinstance(data, dict):
+        r.fail("", f"expected an object at the top, got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        r.fail("format", f"{str(data.get('format'))[:80]!r} is not an aclcore export "
+                         f"(expected {FORMAT!r})")
+    version = data.get("version")
+    if type(version) is not int or version != VERSION:
+        r.fail("version", f"unsupported format version {repr(version)[:40]}: this aclcore "
+                          f"reads version {VERSION}; upgrade aclcore for newer documents")
+    doc = r.obj(data, "", ("format", "version", "aclcore_version", "root", "layers"),
+                ("model",))
+    r.string(doc["aclcore_version"], "aclcore_version", max_len=100)
+    root = r.string(doc["root"], "root", choices=("layer", "model"))
+    r.string(doc.get("model", ""), "model", max_len=200)
+    items = r.array(doc["layers"], "layers", min_len=1, max_len=r.limits.max_layers)
+    if root == "layer" and len(items) != 1:
+        r.fail("layers", f"a document with root 'layer' holds one layer, not {len(items)}")
+    layers: list[tuple[str, AnalyticConvNd]] = []
+    for i, item in enumerate(items):
+        path, layer = _layer(r, item, f"layers[{i}]")
+        if (root == "layer") != (path == ""):
+            r.fail(f"layers[{i}].path", "the path is '' exactly for a document whose root is "
+                                        "a single layer")
+        if any(p == path for p, _ in layers):
+            r.fail(f"layers[{i}].path", f"{path!r} is given twice")
+        layers.append((path, layer))
+    return root, layers

@@ -1,0 +1,74 @@
+"""The mapping of rebuilt analytic layers by module path (what ``from_json`` returns).
+
+Private helper of :mod:`aclcore.export` (re-exported there as ``LayerDict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torch import nn
+
+from aclcore.errors import ExportError
+from aclcore.nn import AnalyticConvNd
+
+__all__ = ["LayerDict"]
+
+
+class LayerDict(nn.Module):
+    """Rebuilt analytic layers by module path: what :func:`~aclcore.export.from_json` returns
+    for a model.
+
+    The layers sit at the same module paths as in the exported model (``"features.0"`` is the
+    submodule ``features`` -> ``0``), so ``state_dict()`` keys match the original model's.
+    It is a read-only mapping: ``layers["features.0"]``, ``len``, iteration over the paths,
+    ``keys()``, ``values()``, ``items()``; and a Module (``.to()``, ``.parameters()``).
+    """
+
+    def __init__(self, layers: list[tuple[str, AnalyticConvNd]]) -> None:
+        super().__init__()
+        self._paths: list[str] = []
+        for path, layer in layers:
+            parent: nn.Module = self
+            parts = path.split(".")
+            try:
+                for part in parts[:-1]:
+                    child = parent._modules.get(part)
+                    if child is None:
+                        child = nn.Module()
+                        parent.add_module(part, child)
+                    parent = child
+                if parts[-1] in parent._modules:
+                    raise KeyError(f"{path!r} is given twice")
+                parent.add_module(parts[-1], layer)
+            except (KeyError, TypeError) as err:
+                raise ExportError(f"layer path {path!r} cannot be rebuilt: {err}") from None
+            self._paths.append(path)
+
+    def __getitem__(self, path: str) -> AnalyticConvNd:
+        if path not in self._paths:
+            raise KeyError(f"no layer {path!r}; layers: {', '.join(self._paths)}")
+        layer = self.get_submodule(path)
+        assert isinstance(layer, AnalyticConvNd)
+        return layer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._paths))
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._paths
+
+    def keys(self) -> list[str]:
+        """The module paths, in document order."""
+        return list(self._paths)
+
+    def values(self) -> list[AnalyticConvNd]:
+        """The layers, in document order."""
+        return [self[p] for p in self._paths]
+
+    def items(self) -> list[tuple[str, AnalyticConvNd]]:
+        """``(path, layer)`` pairs, in document order."""
+        return [(p, self[p]) for p in self._paths]
