@@ -10,6 +10,7 @@ Importing aclcore loads no plugin; plugins load lazily on the first family look-
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from aclcore._plugin_report import AclPluginWarning
 from aclcore.compiler import CompiledFamily, compile_family
@@ -26,25 +27,45 @@ from aclcore.errors import (
 )
 from aclcore.family import KernelFamily, Param
 from aclcore.hookspecs import hookimpl
-from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d
-from aclcore.parse import parse_formula
 from aclcore.registry import families, get_family, register_family, register_function
+
+if TYPE_CHECKING:
+    from aclcore import checkpoint as checkpoint
+    from aclcore import export as export
+    from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d
+    from aclcore.parse import parse_formula
 
 try:
     __version__ = version("aclcore")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+# Imported on first access, so that ``import aclcore`` + plugin discovery stay cheap.
 _LAZY_MODULES = ("checkpoint", "export")
+_LAZY_NAMES = {
+    "AnalyticConv1d": "aclcore.nn",
+    "AnalyticConv2d": "aclcore.nn",
+    "AnalyticConv3d": "aclcore.nn",
+    "parse_formula": "aclcore.parse",
+}
 
 
 def __getattr__(name: str) -> object:
-    """``aclcore.export`` and ``aclcore.checkpoint``, imported on first use."""
-    if name in _LAZY_MODULES:
-        import importlib
+    """The layers, the parser, ``aclcore.export`` and ``aclcore.checkpoint``, on first use."""
+    import importlib
 
+    if name in _LAZY_MODULES:
         return importlib.import_module(f"aclcore.{name}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'aclcore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_NAMES, *_LAZY_MODULES})
+
 
 __all__ = [
     "AclError",

@@ -312,8 +312,10 @@ def _describe_non_finite(
 
 def _cache_key(expr: sp.Expr, coords: Sequence[sp.Symbol], params: Sequence[sp.Symbol],
                singularities: bool) -> tuple[Any, ...]:
+    # SymPy expressions hash and compare structurally (Float(2.0) != Integer(2), symbols by
+    # name and assumptions), so the expression itself is the canonical key: no srepr needed
     plugin_fns = tuple(sorted((row.name, id(row.torch)) for row in plugin_rows(expr)))
-    return (sp.srepr(expr), tuple(c.name for c in coords), tuple(p.name for p in params),
+    return (expr, tuple(c.name for c in coords), tuple(p.name for p in params),
             singularities, plugin_fns)
 
 

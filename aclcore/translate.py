@@ -246,7 +246,9 @@ def lookup(head: Any) -> TorchFunction | None:
 
 def plugin_rows(expr: sp.Basic) -> list[TorchFunction]:
     """The plugin-provided rows (not built-in, not structural) that ``expr`` uses."""
-    rows = []
+    rows: list[TorchFunction] = []
+    if not _plugin_functions():
+        return rows
     for node in _iter_nodes(expr):
         if (
             isinstance(node, sp.Function)
