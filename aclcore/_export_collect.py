@@ -16,7 +16,6 @@ formula anywhere (SymPy, mpmath) gives the layer's value.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +25,10 @@ from torch import nn
 
 from aclcore._introspect import AnalyticKernel
 from aclcore._layerstate import family_fingerprint, provenance
-from aclcore.compiler import _removable_singularities, compile_family
+from aclcore.compiler import compile_family
 from aclcore.constraints import Angle
 from aclcore.errors import AclError, ExportError
-from aclcore.family import KernelFamily, canonical_symbol
+from aclcore.family import KernelFamily
 from aclcore.grid import gauss_legendre
 from aclcore.nn import AnalyticConvNd
 from aclcore.parse import formula_to_string, parse_formula
@@ -37,33 +36,15 @@ from aclcore.parse import formula_to_string, parse_formula
 __all__ = ["FamilyInfo", "KernelFormula", "LayerFormulas", "collect", "layer_config"]
 
 Singularity = tuple[tuple[str, ...], sp.Expr]
-_singular_cache: dict[str, tuple[Singularity, ...]] = {}
-_singular_lock = threading.Lock()
-
-
 def singularities(family: KernelFamily) -> tuple[Singularity, ...]:
     """(coordinates, limit) where the compiler substitutes a removable singularity's limit."""
-    if not compile_family(family).singular_sets:
-        return ()
-    key = family_fingerprint(family)
-    with _singular_lock:
-        found = _singular_cache.get(key)
-    if found is None:
-        pairs = _removable_singularities(family.sympy_expr, family.coords)
-        found = tuple((tuple(str(c.name) for c in subset), limit) for subset, limit in pairs)
-        with _singular_lock:
-            _singular_cache[key] = found
-    return found
+    compiled = compile_family(family)
+    return tuple(zip(compiled.singular_sets, compiled.singular_limits, strict=True))
 
 
 def explicit_expr(family: KernelFamily) -> sp.Expr:
     """The family's formula with its removable singularities written as Piecewise branches."""
-    special = singularities(family)
-    if not special:
-        return family.sympy_expr
-    pieces = [(limit, sp.And(*[sp.Eq(canonical_symbol(c), 0) for c in subset]))
-              for subset, limit in special]
-    return sp.Piecewise(*pieces, (family.sympy_expr, True))
+    return compile_family(family).explicit_expr
 
 
 @dataclass(frozen=True)
@@ -122,20 +103,11 @@ class KernelFormula:
     scale: float
     offset: float
     _record: AnalyticKernel = field(repr=False, compare=False)
-    _info: FamilyInfo = field(repr=False, compare=False)
 
     @functools.cached_property
     def formula(self) -> sp.Expr:
         """``gain * scale * (f + offset)`` with the AKPs substituted (see the class doc)."""
-        record, info = self._record, self._info
-        if not info.singularities:
-            return canonical(record.formula())
-        subs = {canonical_symbol(k): sp.Float(v) for k, v in record.akps.items()}
-        expr = info.explicit_expr.xreplace(subs)
-        if record.offset != 0.0:
-            expr = expr + sp.Float(record.offset)
-        coeff = record.gain * record.scale
-        return canonical(expr if coeff == 1.0 else sp.Float(coeff) * expr)
+        return canonical(self._record.formula())
 
 
 def canonical(expr: sp.Expr) -> sp.Expr:
@@ -256,7 +228,7 @@ def _kernel(record: AnalyticKernel, info: FamilyInfo) -> KernelFormula:
     wrapped = {p.name: Angle.wrap(record.akps[p.name]) for p in info.family.params
                if isinstance(p.constraint_obj, Angle)}
     return KernelFormula(record.out_channel, record.in_channel, info.name, dict(record.akps),
-                         wrapped, record.gain, record.scale, record.offset, record, info)
+                         wrapped, record.gain, record.scale, record.offset, record)
 
 
 def layer_formulas(path: str, layer: AnalyticConvNd) -> LayerFormulas:

@@ -18,7 +18,8 @@ import torch
 
 from aclcore._blocks import AnalyticBlock
 from aclcore._mosaic import MosaicBlock
-from aclcore.family import KernelFamily
+from aclcore.compiler import compile_family
+from aclcore.family import KernelFamily, canonical_symbol
 from aclcore.functional import normalization, sample_kernels
 
 __all__ = ["AnalyticKernel", "kernel_records"]
@@ -53,8 +54,14 @@ class AnalyticKernel:
     quadrature: int
 
     def formula(self) -> sp.Expr:
-        """``gain * scale * (f + offset)`` in the family's coordinates only."""
-        expr = self.family.substitute(dict(self.akps))
+        """``gain * scale * (f + offset)`` in the family's coordinates only.
+
+        ``f`` is the family's formula as the compiler evaluates it: where it substitutes the
+        limit of a removable singularity (e.g. ``sin(r)/r`` at ``r = 0``), ``f`` is a
+        Piecewise with that limit, so evaluating the formula on any tap gives the weight.
+        """
+        subs = {canonical_symbol(k): sp.Float(v) for k, v in self.akps.items()}
+        expr = compile_family(self.family).explicit_expr.xreplace(subs)
         if self.offset != 0.0:
             expr = expr + sp.Float(self.offset)
         coeff = self.gain * self.scale

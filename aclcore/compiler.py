@@ -53,6 +53,7 @@ class _Core:
     source: str
     filename: str
     singular_sets: tuple[tuple[str, ...], ...]
+    limits: tuple[sp.Expr, ...] = ()
 
 
 _cache: OrderedDict[Any, _Core] = OrderedDict()
@@ -191,7 +192,7 @@ def _generate(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     fn = namespace[f"kernel_{_ident(label)}"]
     subsets = tuple(tuple(str(c.name) for c in s) for s, _ in special)
-    return _Core(fn, source, filename, subsets)
+    return _Core(fn, source, filename, subsets, tuple(limit for _, limit in special))
 
 
 def _ident(label: str) -> str:
@@ -221,6 +222,7 @@ class CompiledFamily:
     Attributes:
         family: the :class:`~aclcore.family.KernelFamily` it was built from.
         source: the generated Python source (also shown in tracebacks).
+        singular_limits: the limit substituted on each of ``singular_sets``.
         singular_sets: coordinate subsets (e.g. ``("x", "y")``: the origin) where the limit of
             a removable singularity is substituted.
     """
@@ -232,7 +234,25 @@ class CompiledFamily:
         self.source: str = core.source
         self.filename: str = core.filename
         self.singular_sets = core.singular_sets
+        self.singular_limits = core.limits
         self.function = core.function
+
+    @property
+    def explicit_expr(self) -> sp.Expr:
+        """The formula exactly as computed: removable singularities as Piecewise branches.
+
+        ``Piecewise((limit, Eq(x, 0) & Eq(y, 0)), ..., (expr, True))`` where the compiler
+        substitutes limits; the plain expression otherwise. Evaluating it with any evaluator
+        (SymPy, mpmath) reproduces the compiled values, also on the singular taps.
+        """
+        expr = self.family.sympy_expr
+        if not self.singular_sets:
+            return expr
+        pieces = [
+            (limit, sp.And(*[sp.Eq(sp.Symbol(c, real=True), 0) for c in subset]))
+            for subset, limit in zip(self.singular_sets, self.singular_limits, strict=True)
+        ]
+        return sp.Piecewise(*pieces, (expr, True))
 
     def __repr__(self) -> str:
         return f"<CompiledFamily {self.family.name!r} {self.family.coord_names}>"

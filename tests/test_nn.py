@@ -353,3 +353,23 @@ def test_analytic_kernels_records() -> None:
     assert rec.scale == pytest.approx(1 / total, rel=1e-5)
     gain = layer.analytic["gauss"].gain
     assert gain is not None and rec.gain == pytest.approx(gain[1, 1].item())
+
+
+def test_formulas_reproduce_the_weight_on_a_removable_singularity(registry: object) -> None:
+    """The centre tap of sin(a r)/r is the limit; formulas() must say so (no NaN)."""
+    import sympy as sp
+
+    from aclcore import AnalyticConv2d, KernelFamily, Param
+
+    x, y, a = sp.symbols("x y a", real=True)
+    r = sp.sqrt(x**2 + y**2)
+    fam = KernelFamily("airy", (2 * sp.besselj(1, a * r) / (a * r)) ** 2, (x, y),
+                       [Param(a, (0.5, 1.5), "positive")])
+    layer = AnalyticConv2d(2, 3, 3, families={fam: 3})
+    w = layer.weight.detach().double()
+    for o, row in enumerate(layer.formulas()):
+        for i, f in enumerate(row):
+            for rr in range(3):
+                for cc in range(3):
+                    v = float(sp.N(f.subs({x: cc - 1, y: 1 - rr}), 20))
+                    assert abs(v - w[o, i, rr, cc].item()) <= 1e-6
