@@ -61,6 +61,7 @@ Loader = Callable[["Registry"], None]
 
 
 def _default_loader(registry: Registry) -> None:
+    """Fill ``registry`` from the installed plugins (the ``aclcore`` entry points)."""
     from aclcore.plugins import load_plugins  # lazy: plugins import the registry
 
     load_plugins(registry)
