@@ -1,11 +1,9 @@
-"""Numeric literal rules and the exact printer behind :func:`aclcore.parse.formula_to_string`.
+"""Number rules and the exact printer behind :func:`aclcore.parse.formula_to_string`.
 
-Private helper of :mod:`aclcore.parse`. It holds the two things that the parser and the printer
-must agree on bit for bit:
-
-* how a float literal's text becomes a :class:`sympy.Float` (``float_from_literal``), and
-* how a SymPy expression is written so that this rule, and the parser's grammar, read it back
-  with the identical ``srepr`` (:class:`FormulaPrinter`).
+Private helper of :mod:`aclcore.parse`. It holds what the parser and the printer must agree on
+bit for bit: how a literal's text becomes a SymPy number (:func:`read_number`), how a number
+is written back (:func:`float_text`, :func:`int_text`), and :class:`FormulaPrinter`, whose
+output the parser reads back with the identical ``srepr``.
 """
 
 from __future__ import annotations
@@ -35,7 +33,6 @@ MAX_FLOAT_PRECISION = 3400
 MAX_FLOAT_LITERAL_DIGITS = 1100
 #: A nonzero Float must lie within 10**-N .. 10**N in magnitude.
 MAX_FLOAT_EXPONENT = 1000
-
 _LOG10_2 = math.log10(2.0)
 _CHUNK = 100  # digits per chunk when an integer is too long for one literal
 _DIGITS_FOR_PRECISION = {
@@ -46,14 +43,17 @@ _REL_TYPES = (
     sympy.StrictGreaterThan, sympy.GreaterThan,
 )
 _PLAIN_TYPES = (
-    sympy.Add, sympy.Mul, sympy.Pow, sympy.Piecewise, sympy.And, sympy.Or, sympy.Not,
+    sympy.Add, sympy.Mul, sympy.Pow, sympy.Piecewise, sympy.And, sympy.Or, sympy.Not, sympy.ITE,
     BooleanTrue, BooleanFalse, *_REL_TYPES,
 )
 
 
 def float_log10(mpf: Any) -> float:
-    """Approximate ``log10(|x|)`` of a nonzero finite mpf tuple ``(sign, man, exp, bc)``."""
-    return (int(mpf[2]) + int(mpf[3])) * _LOG10_2
+    """``log10(|x|)`` of a nonzero finite mpf tuple ``(sign, mantissa, exponent, bits)``."""
+    exponent = int(mpf[2])
+    if abs(exponent) >= 2**60:
+        return math.inf if exponent > 0 else -math.inf
+    return math.log10(int(mpf[1])) + exponent * _LOG10_2
 
 
 def int_digits(value: int) -> int:
@@ -84,16 +84,44 @@ def literal_precision(digits: int) -> int:
 
 
 def float_from_literal(text: str, precision: int | None = None) -> Any:
-    """Build the Float for an unsigned decimal literal (checked by the caller for size).
+    """Build the Float of an unsigned decimal literal (checked by the caller for size).
 
-    Without ``precision`` the literal rule applies: 53 bits for up to 17 significant digits,
-    else SymPy's ``dps_to_prec(digits)``; the decimal value is rounded once, to nearest.
+    With ``precision`` the decimal value is rounded once to that many bits. Without it the
+    literal rule applies: up to 17 significant digits give Python's ``float(text)`` exactly
+    when that is a finite nonzero double (the same as rounding to 53 bits, except that
+    subnormals stay the double that ``repr`` printed), else the value rounded to 53 bits;
+    longer literals are rounded to SymPy's ``dps_to_prec(digits)`` bits.
     """
     digits, _, zero = literal_digits(text)
     prec = literal_precision(digits) if precision is None else precision
     if zero:
         return sympy.Float(0, precision=prec)
+    if precision is None and digits <= 17:
+        as_float = float(text)
+        if as_float != 0.0 and math.isfinite(as_float):
+            return sympy.Float(as_float)
     return sympy.Float(text, precision=prec)
+
+
+def read_number(value: int | float, text: str, precision: int | None) -> Any:
+    """Build the SymPy number of a literal (``text`` unsigned, no underscores) or raise.
+
+    Raises:
+        ValueError: with the reason when the literal is beyond the grammar's limits.
+    """
+    if isinstance(value, int):
+        if int_digits(value) > MAX_INT_LITERAL_DIGITS:
+            raise ValueError(f"integer literal has more than {MAX_INT_LITERAL_DIGITS} digits")
+        if precision is None:
+            return sympy.Integer(value)
+        text = str(value)
+    digits, exponent, zero = literal_digits(text)
+    prec = literal_precision(digits) if precision is None else precision
+    if digits > MAX_FLOAT_LITERAL_DIGITS or prec > MAX_FLOAT_PRECISION:
+        raise ValueError(f"float literal has too many digits ({digits})")
+    if not zero and abs(exponent) > MAX_FLOAT_EXPONENT:
+        raise ValueError(f"float literal is out of range (beyond 1e+-{MAX_FLOAT_EXPONENT})")
+    return float_from_literal(text, precision)
 
 
 def _same_float(value: Any, text: str, precision: int | None) -> bool:
@@ -113,7 +141,7 @@ def float_text(value: Any) -> str:
     candidates: list[str] = []
     if prec == 53:
         as_float = float(body)
-        if math.isfinite(as_float) and as_float != 0.0 or mpf == mlib.fzero:
+        if (math.isfinite(as_float) and as_float != 0.0) or mpf == mlib.fzero:
             candidates.append(repr(as_float))
         candidates.append(mlib.to_str(body._mpf_, 17, strip_zeros=False))
     elif prec in _DIGITS_FOR_PRECISION:
@@ -223,7 +251,7 @@ class FormulaPrinter(StrPrinter):  # type: ignore[misc]
         elif isinstance(node, (sympy.Function, sympy.Max, sympy.Min)):
             name = type(node).__name__
             target = self._functions.get(name)
-            if target is None or (isinstance(target, type) and target != type(node)):
+            if target is None or (isinstance(target, type) and target is not type(node)):
                 fail(f"{name!r} is not an allowed function")
         else:
             fail("not part of the formula grammar")
@@ -242,26 +270,34 @@ class FormulaPrinter(StrPrinter):  # type: ignore[misc]
 
     def _print_Mul(self, expr: Any) -> str:
         # Python reads ``2*(a + b)*y`` as ``(2*(a + b))*y`` and ``-(a + b)*y`` as
-        # ``(-(a + b))*y``, and SymPy distributes a Rational over a lone Add: such products are
+        # ``(-(a + b))*y``, and SymPy distributes a number over a lone Add: such products are
         # written ``2*((a + b)*y)`` so that they read back unchanged.
-        coeff, rest = expr.as_coeff_Mul()
-        if coeff.is_Rational and coeff is not sympy.S.One:
-            numer, denom = [], []
-            for factor in rest.as_ordered_factors():
-                if factor.is_commutative and isinstance(factor, sympy.Pow) \
-                        and bool(factor.exp.as_coeff_Mul()[0] < 0):
-                    denom.append(factor.base if factor.exp is sympy.S.NegativeOne else factor)
-                else:
-                    numer.append(factor)
-            first_add = bool(numer) and numer[0].is_Add
-            if (first_add and abs(coeff.p) != 1) or (denom and denom[0].is_Add and coeff.q != 1):
-                num, den = abs(int(coeff.p)), int(coeff.q)
-                text = f"({self._print(rest)})"
-                text = text if num == 1 else f"{int_text(num)}*{text}"
-                text = text if den == 1 else f"{text}/{int_text(den)}"
-                return ("-" if coeff < 0 else "") + text
-            if first_add and coeff < 0:
-                return f"-({super()._print_Mul(-expr)})"
+        numbers = [arg for arg in expr.args if arg.is_Number]
+        others = [arg for arg in expr.args if not arg.is_Number]
+        if not numbers or not others:
+            return str(super()._print_Mul(expr))
+        coeff, rest = sympy.Mul(*numbers), sympy.Mul(*others)
+        numer, denom = [], []
+        for factor in rest.as_ordered_factors():  # the order StrPrinter prints them in
+            if factor.is_commutative and isinstance(factor, sympy.Pow) \
+                    and bool(factor.exp.as_coeff_Mul()[0] < 0):
+                denom.append(factor.base if factor.exp is sympy.S.NegativeOne else factor)
+            else:
+                numer.append(factor)
+        rational = isinstance(coeff, sympy.Rational)
+        prefix = not rational or abs(coeff.p) != 1  # a number is printed before the factors
+        first_add = bool(numer) and numer[0].is_Add
+        if (first_add and prefix) or (denom and denom[0].is_Add and rational and coeff.q != 1):
+            text = f"({self._print(rest)})"
+            if not rational:
+                text = f"{float_text(abs(coeff))}*{text}"
+            elif abs(coeff.p) != 1:
+                text = f"{int_text(abs(int(coeff.p)))}*{text}"
+            if rational and coeff.q != 1:
+                text = f"{text}/{int_text(int(coeff.q))}"
+            return ("-" if coeff < 0 else "") + text
+        if first_add and coeff < 0:
+            return f"-({super()._print_Mul(-expr)})"
         return str(super()._print_Mul(expr))
 
     def _print_Pow(self, expr: Any, rational: bool = False) -> str:
