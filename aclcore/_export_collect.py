@@ -31,7 +31,6 @@ from aclcore.errors import AclError, ExportError
 from aclcore.family import KernelFamily
 from aclcore.grid import gauss_legendre
 from aclcore.nn import AnalyticConvNd
-from aclcore.parse import formula_to_string, parse_formula
 
 __all__ = ["FamilyInfo", "KernelFormula", "LayerFormulas", "collect", "layer_config"]
 
@@ -107,26 +106,7 @@ class KernelFormula:
     @functools.cached_property
     def formula(self) -> sp.Expr:
         """``gain * scale * (f + offset)`` with the AKPs substituted (see the class doc)."""
-        return canonical(self._record.formula())
-
-
-def canonical(expr: sp.Expr) -> sp.Expr:
-    """``expr`` in the form the formula parser builds, so its string reads back identically.
-
-    A product such as ``Float * (a + b) * c`` (built by substitution) is written
-    ``0.2*(a + b)*c``, which the parser (like Python) reads as ``(0.2*(a + b))*c``; SymPy then
-    distributes the number over the sum. Such expressions are replaced by what the parser
-    reads from their string (the same function up to rounding of the distributed products).
-    """
-    if not any(isinstance(node, sp.Mul) and node.args[0].is_Float
-               and any(arg.is_Add for arg in node.args[1:])
-               for node in sp.preorder_traversal(expr)):
-        return expr
-    from aclcore._export_json import functions_for
-
-    table = functions_for(expr)[0]
-    back = parse_formula(formula_to_string(expr, functions=table), functions=table)
-    return back if sp.srepr(back) != sp.srepr(expr) else expr
+        return self._record.formula()
 
 
 @dataclass(frozen=True)
