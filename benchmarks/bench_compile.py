@@ -2,7 +2,8 @@
 
 A bank of 64 x 64 Gabor kernels of size 7 x 7, forward + backward with respect to all four
 AKPs, median of many repeats after warm-up. Also the compile time of the Gabor family:
-cold (first compile in the process), warm (cache cleared, SymPy warmed) and cached.
+cold (first compile in the process, includes SymPy's first-use imports), warm (our cache
+cleared; SymPy's memo warm), warm with SymPy's memo cleared too, and cached.
 
 Targets (issue 2): compiled / hand-written <= 1.00; warm compile <= 20 ms.
 
@@ -59,7 +60,7 @@ def timeit(fn: Callable[[], object], repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -73,6 +74,14 @@ def main() -> None:
         t0 = time.perf_counter()
         compile_family(fam)
         warm_samples.append(time.perf_counter() - t0)
+    cold_sympy_samples = []
+    for i in range(10):
+        clear_cache()
+        sp.core.cache.clear_cache()  # SymPy's own memo of sub-expression results too
+        fam = gabor_family(f"gabor_fresh{i}")
+        t0 = time.perf_counter()
+        compile_family(fam)
+        cold_sympy_samples.append(time.perf_counter() - t0)
     fam = gabor_family("gabor_cached")
     compile_family(fam)
     t0 = time.perf_counter()
@@ -107,6 +116,10 @@ def main() -> None:
         out = lambdified(cx, cy, *plist)
         torch.autograd.grad(out.sum(), plist)
 
+    # torch 2.13 (CPU, 2 threads) sometimes returns a wrong element from the very first
+    # parallel elementwise call of a process (reproduced with plain torch, no aclcore); the
+    # reference is therefore taken after a warm-up call.
+    hand_written(cx, cy, *plist)
     ref = hand_written(cx, cy, *plist)
     torch.testing.assert_close(compiled((cx, cy), params), ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(lambdified(cx, cy, *plist), ref, rtol=1e-5, atol=1e-6)
@@ -131,6 +144,8 @@ def main() -> None:
     print("Compile time of the Gabor family")
     print(f"  cold (first in process)    {cold * 1e3:8.2f} ms")
     print(f"  warm (cache cleared)       {statistics.median(warm_samples) * 1e3:8.2f} ms"
+          "  (target <= 20 ms)")
+    print(f"  warm, SymPy cache cleared too {statistics.median(cold_sympy_samples) * 1e3:5.2f} ms"
           "  (target <= 20 ms)")
     print(f"  cached                     {cached * 1e3:8.3f} ms")
 
