@@ -21,11 +21,13 @@ this is a measurement. Run ``python benchmarks/bench_layer.py`` (``--quick`` for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
+import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sympy as sp
@@ -120,13 +122,27 @@ def _bank_costs(acl: AnalyticConv2d) -> tuple[float, float]:
     return statistics.median(train), statistics.median(lookup)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the profiler's C++ log lines (written straight to file descriptor 2)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _peak_memory(step: Callable[[], None]) -> float:
     """Peak bytes allocated by one call of ``step`` (torch profiler memory timeline, CPU)."""
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import MemoryProfileTimeline
 
     step()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stderr():
         warnings.simplefilter("ignore")
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
                      record_shapes=True, with_stack=True) as prof:
