@@ -63,15 +63,7 @@ def _family_block(info: FamilyInfo, where: str) -> dict[str, Any]:
         "name": fam.name,
         "expr": formula_text(fam.sympy_expr, where),
         "coords": list(fam.coord_names),
-        "params": [
-            {
-                "name": p.name,
-                "constraint": p.constraint_obj.to_json(),
-                "init": list(p.init) if isinstance(p.init, tuple) else p.init,
-                "description": p.description,
-            }
-            for p in fam.params
-        ],
+        "params": [p.to_json() for p in fam.params],
         "description": fam.description,
         "normalize": fam.normalize,
         "symmetries": list(fam.symmetries),

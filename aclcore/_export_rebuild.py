@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from aclcore._export_schema import DTYPES, ExportLimits, Reader, load_json
-from aclcore._layerstate import family_fingerprint
+from aclcore._layerstate import family_fingerprint, provider_text
 from aclcore.errors import AclError, ExportError, NonFiniteKernelError, ParseError
 from aclcore.family import NORMALIZATIONS, SYMMETRIES, KernelFamily, Param
 from aclcore.functional import DISCRETIZATIONS, PADDING_MODES
@@ -42,14 +42,6 @@ _CONFIG_KEYS = ("in_channels", "out_channels", "kernel_size", "stride", "padding
                 "share_akps", "gain", "check_finite", "mosaic", "normalize")
 
 
-def _source(prov: Mapping[str, Any]) -> str:
-    provider = prov.get("provider")
-    if not provider:
-        return "an unknown source"
-    dist = prov.get("distribution")
-    return f"plugin {provider!r} ({dist} {prov.get('version') or '?'})" if dist else str(provider)
-
-
 def warn_if_installed_differs(family: KernelFamily, prov: Mapping[str, Any], where: str) -> None:
     """Warn when the registry has a family of this name with a different definition."""
     from aclcore.parse import formula_to_string
@@ -67,7 +59,7 @@ def warn_if_installed_differs(family: KernelFamily, prov: Mapping[str, Any], whe
     except ParseError:
         mine, theirs = str(family.sympy_expr), str(record.family.sympy_expr)
     warnings.warn(
-        f"{where}: family {family.name!r} in the document (from {_source(prov)}: {mine}; "
+        f"{where}: family {family.name!r} in the document (from {provider_text(prov)}: {mine}; "
         f"AKPs {list(family.param_names)}) differs from the installed one (from "
         f"{record.source()}: {theirs}; AKPs {list(record.family.param_names)}); the rebuilt "
         "layer uses the document's definition, so it computes what the exported model did",
@@ -353,13 +345,7 @@ def read_document(text: object, limits: ExportLimits | None = None
     data = load_json(text, r.limits)
     if not isinstance(data, dict):
         r.fail("", f"expected an object at the top, got {type(data).__name__}")
-    if data.get("format") != FORMAT:
-        r.fail("format", f"{str(data.get('format'))[:80]!r} is not an aclcore export "
-                         f"(expected {FORMAT!r})")
-    version = data.get("version")
-    if type(version) is not int or version != VERSION:
-        r.fail("version", f"unsupported format version {repr(version)[:40]}: this aclcore "
-                          f"reads version {VERSION}; upgrade aclcore for newer documents")
+    r.header(data, "", FORMAT, VERSION, what="export", version_name="format version")
     doc = r.obj(data, "", ("format", "version", "aclcore_version", "root", "layers"),
                 ("model",))
     r.string(doc["aclcore_version"], "aclcore_version", max_len=100)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -151,6 +151,18 @@ class Reader:
         self.limits = limits
 
     fail = staticmethod(_fail)
+
+    def header(self, data: Mapping[str, Any], prefix: str, fmt: str, version: int, *,
+               what: str, version_name: str) -> None:
+        """Check a document's ``format`` tag (``what`` names the kind) and ``version``."""
+        if data.get("format") != fmt:
+            _fail(f"{prefix}format", f"{str(data.get('format'))[:80]!r} is not an aclcore "
+                                     f"{what} (expected {fmt!r})")
+        found = data.get("version")
+        if type(found) is not int or found != version:
+            _fail(f"{prefix}version", f"unsupported {version_name} {repr(found)[:40]}: this "
+                                      f"aclcore reads version "
+                                      f"{version}; upgrade aclcore for newer documents")
 
     def obj(self, value: object, path: str, required: Iterable[str],
             optional: Iterable[str] = ()) -> dict[str, Any]:

@@ -71,12 +71,24 @@ def _mosaic(state: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(str(f.get("name")), int(f.get("count", -1))) for f in state.get("families", [])]
 
 
-def _source(entry: Mapping[str, Any]) -> str:
+def provider_text(entry: Mapping[str, Any]) -> str:
+    """Who provided a family, from its ``provider``/``distribution``/``version`` record."""
     provider = entry.get("provider")
     if not provider:
         return "an unknown source"
     dist = entry.get("distribution")
-    return f"{provider} ({dist} {entry.get('version') or '?'})" if dist else str(provider)
+    return f"plugin {provider!r} ({dist} {entry.get('version') or '?'})" if dist else str(provider)
+
+
+def _check_keys(layer: str, saved: Mapping[str, Any], expected: Mapping[str, Any],
+                keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if saved.get(key) != expected[key]:
+            raise ConfigError(
+                f"{layer}: the checkpoint was saved with {key}={saved.get(key)!r}, this layer "
+                f"has {key}={expected[key]!r}; build the layer with {key}="
+                f"{saved.get(key)!r} to load it"
+            )
 
 
 def check_extra_state(expected: Mapping[str, Any], saved: object) -> None:
@@ -92,13 +104,7 @@ def check_extra_state(expected: Mapping[str, Any], saved: object) -> None:
             f"{layer}: the checkpoint uses layer-state format {saved['aclcore_format']!r}, "
             f"newer than this aclcore ({FORMAT}); upgrade aclcore"
         )
-    for key in _SHAPE_KEYS:
-        if saved.get(key) != expected[key]:
-            raise ConfigError(
-                f"{layer}: the checkpoint was saved from a layer with {key}="
-                f"{saved.get(key)!r}, this layer has {key}={expected[key]!r}; build the "
-                f"layer with {key}={saved.get(key)!r} to load it"
-            )
+    _check_keys(layer, saved, expected, _SHAPE_KEYS)
     have, want = _mosaic(saved), _mosaic(expected)
     if have != want:
         names = [n for n, _ in have]
@@ -124,13 +130,7 @@ def check_extra_state(expected: Mapping[str, Any], saved: object) -> None:
             f"{layer}: the checkpoint's mosaic differs: {detail}; build the layer with "
             f"families={mapping} to load it"
         )
-    for key in _OPTION_KEYS:
-        if saved.get(key) != expected[key]:
-            raise ConfigError(
-                f"{layer}: the checkpoint was saved with {key}={saved.get(key)!r}, this layer "
-                f"uses {key}={expected[key]!r}; build the layer with {key}="
-                f"{saved.get(key)!r} to load it"
-            )
+    _check_keys(layer, saved, expected, _OPTION_KEYS)
     for old, new in zip(saved["families"], expected["families"], strict=True):
         name = new["name"]
         for key in ("akps", "normalize"):
@@ -142,8 +142,8 @@ def check_extra_state(expected: Mapping[str, Any], saved: object) -> None:
                 )
         if old.get("fingerprint") != new.get("fingerprint"):
             warnings.warn(
-                f"{layer}: family {name!r} from {_source(new)} has a different formula than "
-                f"the one the checkpoint was trained with (from {_source(old)}); the loaded "
+                f"{layer}: family {name!r} from {provider_text(new)} has a different formula than "
+                f"the one the checkpoint was trained with (from {provider_text(old)}); the loaded "
                 "AKPs may mean something else",
                 UserWarning,
                 stacklevel=4,

@@ -175,14 +175,8 @@ def load_checkpoint(path: str | os.PathLike[str], *,
     data = _read(file, limits)
     r = Reader(limits)
     if isinstance(data, Mapping) and "format" in data:
-        if data.get("format") != CHECKPOINT_FORMAT:
-            r.fail("checkpoint.format", f"{str(data.get('format'))[:80]!r} is not an aclcore "
-                                        f"checkpoint (expected {CHECKPOINT_FORMAT!r})")
-        version = data.get("version")
-        if type(version) is not int or version != CHECKPOINT_VERSION:
-            r.fail("checkpoint.version", f"unsupported checkpoint version "
-                                         f"{repr(version)[:40]}: this aclcore reads version "
-                                         f"{CHECKPOINT_VERSION}; upgrade aclcore")
+        r.header(data, "checkpoint.", CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+                 what="checkpoint", version_name="checkpoint version")
         doc = r.obj(dict(data), "checkpoint", _KEYS)
         for key in ("aclcore_version", "model"):
             r.string(doc[key], f"checkpoint.{key}", max_len=200)

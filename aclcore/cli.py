@@ -113,15 +113,7 @@ def family_info(name: str) -> dict[str, Any]:
         "description": family.description,
         "ndim": family.ndim,
         "coordinates": list(family.coord_names),
-        "parameters": [
-            {
-                "name": p.name,
-                "constraint": p.constraint_obj.to_json(),
-                "init": list(p.init) if isinstance(p.init, tuple) else p.init,
-                "description": p.description,
-            }
-            for p in family.params
-        ],
+        "parameters": [p.to_json() for p in family.params],
         "normalize": family.normalize,
         "symmetries": list(family.symmetries),
         "provider": record.provider,

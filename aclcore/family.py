@@ -119,6 +119,18 @@ class Param:
         assert isinstance(self.constraint, Constraint)  # normalised in __post_init__
         return self.constraint
 
+    def to_json(self) -> dict[str, Any]:
+        """The parameter as plain JSON values: name, constraint, init, description.
+
+        The record used by ``acl families --json`` and by the JSON export.
+        """
+        return {
+            "name": self.name,
+            "constraint": self.constraint_obj.to_json(),
+            "init": list(self.init) if isinstance(self.init, tuple) else self.init,
+            "description": self.description,
+        }
+
     def sample(
         self,
         shape: Sequence[int],
