@@ -5,8 +5,12 @@ Every message names the layer class and the offending argument, and says what to
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import torch
 
 from aclcore._mosaic import FamiliesSpec, MosaicBlock, resolve_mosaic
 from aclcore.errors import ConfigError
@@ -168,3 +172,42 @@ class LayerConfig:
             quadrature=quadrature, share_akps=bool(share_akps), mosaic=mosaic,
             normalize=_normalize(normalize, fams, layer),
         )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_factory(cfg: LayerConfig, device: torch.device | str | None,
+                  dtype: torch.dtype | None) -> None:
+    """Refuse a non-floating ``dtype``, and a kernel bank that cannot fit in memory (CPU).
+
+    Without the memory check an absurd ``kernel_size`` lets the operating system kill the process
+    while the grid is sampled, instead of raising. The estimate is the bank itself (times
+    the quadrature points per tap for ``"integrate"``), a lower bound of what sampling needs.
+    """
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise ConfigError(
+            f"{cfg.layer}: dtype={dtype!r} is not a floating-point dtype; use torch.float32, "
+            "torch.float64, torch.float16 or torch.bfloat16"
+        )
+    dev = torch.empty(0, device=device).device
+    if dev.type != "cpu":
+        return
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    taps = math.prod(cfg.kernel_size)
+    if cfg.discretization == "integrate":
+        taps *= cfg.quadrature ** cfg.ndim
+    need = cfg.out_channels * (cfg.in_channels // cfg.groups) * taps * itemsize
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"{cfg.layer}: the kernel bank of kernel_size={cfg.kernel_size} with "
+            f"{cfg.out_channels} x {cfg.in_channels // cfg.groups} kernels needs at least "
+            f"{need / 2**30:.3g} GiB, more than this machine's {have / 2**30:.3g} GiB; "
+            "use a smaller kernel_size or fewer channels"
+        )
+

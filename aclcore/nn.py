@@ -21,7 +21,7 @@ from torch.nn.modules.conv import _ConvNd
 from aclcore._bankcache import BankCache
 from aclcore._blocks import AnalyticBlock, Blocks
 from aclcore._introspect import AnalyticKernel, kernel_records
-from aclcore._layerconfig import LayerConfig
+from aclcore._layerconfig import LayerConfig, check_factory
 from aclcore._layerstate import check_extra_state, layer_state, provenance
 from aclcore._mosaic import FamiliesSpec, MosaicBlock
 from aclcore._tools import freeze, param_groups
@@ -126,6 +126,7 @@ class AnalyticConvNd(nn.Module):
             n: provenance(f, look_up=False) for n, f in self.kernel_families.items()
         }
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        check_factory(cfg, device, dtype)
         ipg = in_channels // groups
         self.analytic = Blocks()
         for block in self.mosaic:

@@ -106,6 +106,10 @@ def test_duplicate_family(registry: Registry) -> None:
     ({"normalize": {"dog": "sum"}}, r"normalize names 'dog'"),
     ({"share_akps": True, "gain": False}, r"share_akps=True .* needs gain=True"),
     ({"in_channels": 0}, r"in_channels must be a positive int"),
+    ({"dtype": torch.int64}, r"dtype=torch.int64 is not a floating-point dtype"),
+    # refused before anything is allocated (the OS would otherwise kill the process)
+    ({"kernel_size": 10**9}, r"kernel bank of kernel_size=\(1000000000, 1000000000\).* GiB"),
+    ({"kernel_size": 10**5}, r"needs at least .* GiB, more than this machine's"),
 ])
 def test_bad_configuration(kwargs: dict[str, object], match: str) -> None:
     args: dict[str, object] = {"in_channels": 4, "out_channels": 8, "kernel_size": 3}
