@@ -127,6 +127,9 @@ def resolve_source(path: str | os.PathLike[str]) -> Path:
         if not p.is_file():
             raise ExportError(f"{path} is a directory without {RUN_CHECKPOINT}: a training run "
                               f"directory keeps its checkpoint as {RUN_CHECKPOINT}")
+    elif p.exists() and not p.is_file():
+        raise ExportError(f"{path} is not a regular file: give a checkpoint file or a training "
+                          "run directory")
     elif not p.is_file():
         raise ExportError(f"{path}: no such checkpoint file or run directory")
     return p

@@ -251,6 +251,8 @@ def test_unreadable_files_are_refused(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(ExportError, match=r"without checkpoint\.pt"):
         load_checkpoint(tmp_path)
+    with pytest.raises(ExportError, match="/dev/null is not a regular file"):
+        load_checkpoint("/dev/null")  # a device would otherwise be read (or block) forever
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ExportError, match="no aclcore analytic layer"):
         load_checkpoint(tmp_path / "other.pt")
