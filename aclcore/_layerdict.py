@@ -6,6 +6,7 @@ Private helper of :mod:`aclcore.export` (re-exported there as ``LayerDict``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
 
 from torch import nn
 
@@ -44,6 +45,15 @@ class LayerDict(nn.Module):
             except (KeyError, TypeError) as err:
                 raise ExportError(f"layer path {path!r} cannot be rebuilt: {err}") from None
             self._paths.append(path)
+
+    def forward(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refuse to run: the document holds the analytic layers, not the model around them."""
+        example = self._paths[0] if self._paths else "features.0"
+        raise ExportError(
+            "a LayerDict holds the rebuilt analytic layers of a model, not the model's "
+            f"architecture, so it cannot be called; call a layer (layers[{example!r}](x)) or "
+            "load the document into the model with aclcore.export.load_json_into(model, text)"
+        )
 
     def __getitem__(self, path: str) -> AnalyticConvNd:
         if path not in self._paths:

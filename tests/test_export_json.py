@@ -119,6 +119,8 @@ def test_a_model_round_trips_as_a_layer_dict_and_into_the_architecture() -> None
     assert set(back.state_dict()) == own
     with pytest.raises(KeyError, match="no layer 'nope'"):
         back["nope"]
+    with pytest.raises(ExportError, match=r"cannot be called; call a layer \(layers\['0'\]"):
+        back(inp)
     # load into a fresh copy of the architecture: the analytic layers' outputs match
     torch.manual_seed(1)
     fresh = model()
