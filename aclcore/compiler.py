@@ -23,7 +23,6 @@ where it is NaN or infinite.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import linecache
 import threading
 from collections import OrderedDict
@@ -35,13 +34,13 @@ import sympy as sp
 import torch
 
 from aclcore._codegen import Emitter
+from aclcore._singular import removable_singularities
 from aclcore.errors import CompileError, ConfigError, NonFiniteKernelError
 from aclcore.family import KernelFamily
 from aclcore.translate import lookup, plugin_rows
 
 __all__ = ["CompiledFamily", "clear_cache", "compile_expr", "compile_family"]
 
-_NON_FINITE = (sp.nan, sp.zoo, sp.oo, -sp.oo)
 _CACHE_SIZE = 512
 
 
@@ -64,52 +63,6 @@ def clear_cache() -> None:
     """Forget every cached compilation (the next compile regenerates)."""
     with _cache_lock:
         _cache.clear()
-
-
-def _has_non_finite(expr: sp.Basic) -> bool:
-    return any(expr.has(v) for v in _NON_FINITE)
-
-
-def _is_clean_limit(value: sp.Basic) -> bool:
-    return not (_has_non_finite(value) or value.has(sp.Limit) or value.has(sp.AccumBounds))
-
-
-def _limit(expr: sp.Expr, order: Sequence[sp.Symbol]) -> sp.Expr | None:
-    value = expr
-    try:
-        for sym in order:
-            value = sp.limit(value, sym, 0)
-            if not _is_clean_limit(value):
-                return None
-    except (NotImplementedError, ValueError, TypeError, RecursionError, AttributeError):
-        return None
-    return value
-
-
-def _removable_singularities(
-    expr: sp.Expr, coords: Sequence[sp.Symbol]
-) -> list[tuple[tuple[sp.Symbol, ...], sp.Expr]]:
-    """(coordinate subset, limit) for each subset whose vanishing makes ``expr`` singular.
-
-    Larger subsets come first (the origin before the axes). A subset qualifies when setting
-    its coordinates to 0 yields nan/zoo/oo and the iterated limit in both orders exists,
-    agrees and is supported by the translation table.
-    """
-    found = []
-    for size in range(len(coords), 0, -1):
-        for subset in itertools.combinations(coords, size):
-            at_zero = expr.xreplace({c: sp.Integer(0) for c in subset})
-            if not _has_non_finite(at_zero):
-                continue
-            first = _limit(expr, subset)
-            if first is None:
-                continue
-            if size > 1:
-                second = _limit(expr, tuple(reversed(subset)))
-                if second is None or sp.simplify(first - second) != 0:
-                    continue
-            found.append((subset, first))
-    return found
 
 
 def _differentiable_symbols(expr: sp.Basic) -> set[sp.Symbol]:
@@ -143,7 +96,7 @@ def _generate(
     symbol_vars = {c: f"c_{c.name}" for c in coords}
     symbol_vars.update({p: f"p_{p.name}" for p in params})
     em = Emitter(symbol_vars, set(coords))
-    special = _removable_singularities(expr, coords) if singularities else []
+    special = removable_singularities(expr, coords) if singularities else []
     if not special:
         result = em.tensor(em.emit(expr))
     else:

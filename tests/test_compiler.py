@@ -169,6 +169,25 @@ def test_removable_singularities_give_limits_and_finite_gradients(
     assert torch.autograd.gradcheck(lambda t: c(grid, {"sigma": t}), (s.detach().requires_grad_(),))
 
 
+def test_a_limit_search_past_its_time_bound_is_reported_not_silently_nan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # SymPy's limit has no bound of its own; past LIMIT_SECONDS the search gives up, and the
+    # unresolved 0/0 on the centre tap is reported by the finite check (never a silent NaN)
+    import aclcore._singular as singular
+
+    monkeypatch.setattr(singular, "LIMIT_SECONDS", 0.0)
+    expr = sp.sin(x * sigma * 3) / (x * 7)  # an expression no other test compiles (cache)
+    fam = KernelFamily("slow_limit", expr, (x,), [Param(sigma, 1.0, "positive")])
+    c = compile_family(fam)
+    assert not c.singular_sets
+    with pytest.raises(NonFiniteKernelError, match=r"slow_limit.*x=0"):
+        c(kernel_grid(3), {"sigma": torch.tensor(2.5)})
+    monkeypatch.setattr(singular, "LIMIT_SECONDS", 20.0)
+    clear_cache()
+    assert compile_family(fam).singular_sets  # with time, the limit 3*sigma/7 is found
+
+
 def test_true_singularity_is_reported_with_family_tap_and_akps() -> None:
     fam = KernelFamily("pole", sigma / x, (x,), [Param(sigma, 1.0, "positive")])
     with pytest.raises(NonFiniteKernelError) as info:
