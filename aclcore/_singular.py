@@ -74,21 +74,25 @@ def removable_singularities(
     reported by the finite check when the kernel is sampled, never silently NaN.
     """
     found: list[tuple[tuple[sp.Symbol, ...], sp.Expr]] = []
+    singular = [
+        subset
+        for size in range(len(coords), 0, -1)
+        for subset in itertools.combinations(coords, size)
+        if _has_non_finite(expr.xreplace({c: sp.Integer(0) for c in subset}))
+    ]
+    if not singular:
+        return found
     try:
         with Deadline(LIMIT_SECONDS):
-            for size in range(len(coords), 0, -1):
-                for subset in itertools.combinations(coords, size):
-                    at_zero = expr.xreplace({c: sp.Integer(0) for c in subset})
-                    if not _has_non_finite(at_zero):
+            for subset in singular:
+                first = _limit_at(expr, subset, subset)
+                if first is None:
+                    continue
+                if len(subset) > 1:
+                    second = _limit_at(expr, subset, tuple(reversed(subset)))
+                    if second is None or sp.simplify(first - second) != 0:
                         continue
-                    first = _limit_at(expr, subset, subset)
-                    if first is None:
-                        continue
-                    if size > 1:
-                        second = _limit_at(expr, subset, tuple(reversed(subset)))
-                        if second is None or sp.simplify(first - second) != 0:
-                            continue
-                    found.append((subset, first))
+                found.append((subset, first))
     except Overtime:
         pass
     return found
