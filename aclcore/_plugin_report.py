@@ -88,8 +88,10 @@ class PluginFailure:
             "hooks": "has invalid hooks",
             "acl_register_functions": "raised in acl_register_functions",
             "acl_register_families": "raised in acl_register_families",
-            "function": f"registered a rejected function {self.item!r}",
-            "family": f"registered a rejected family {self.item!r}",
+            "function": "registered a rejected function"
+                        + (f" {self.item!r}" if self.item is not None else ""),
+            "family": "registered a rejected family"
+                      + (f" {self.item!r}" if self.item is not None else ""),
         }.get(self.stage, self.stage)
         return f"{self.source()} {what}: {self.error_type}: {self.message}"
 

@@ -144,6 +144,7 @@ def test_acl_register_families_rejects_a_non_family_and_keeps_the_rest(
         (failure,) = failures_of(reg)
         assert failure.stage == "family"
         assert "not an aclcore.KernelFamily" in failure.message
+        assert str(failure).startswith("plugin 'bad' registered a rejected family: PluginError")
         assert set(reg.families()) == {"kept"}
         _, data = acl_plugins_json(capsys)
     assert data["plugins"][0]["status"] == "partial"
