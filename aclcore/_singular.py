@@ -34,7 +34,7 @@ def _limit(expr: sp.Expr, order: Sequence[sp.Symbol]) -> sp.Expr | None:
     value = expr
     try:
         for sym in order:
-            value = sp.limit(value, sym, 0)
+            value = sp.limit(value, sym, 0, dir="+-")  # two-sided: a jump is no removable point
             if not _is_clean_limit(value):
                 return None
     except (NotImplementedError, ValueError, TypeError, RecursionError, AttributeError):

@@ -275,11 +275,15 @@ def _describe_non_finite(
 
     tap = ", ".join(f"{n}={at(c):g}" for n, c in zip(family.coord_names, coords, strict=True))
     akps = ", ".join(f"{n}={at(p):.6g}" for n, p in params.items())
+    partial = any(pw.args[-1].cond != sp.true for pw in family.sympy_expr.atoms(sp.Piecewise))
+    hint = (" A Piecewise without an otherwise branch (..., (value, True)) is undefined (NaN) "
+            "where none of its conditions holds." if partial else "")
     return (
         f"family {family.name!r} is not finite ({float(out[index])}) at tap ({tap}) for AKPs "
         f"({akps}); {len(bad)} of {out.numel()} values are NaN/inf. The formula "
         f"{family.expr} is singular there: keep the AKPs in a domain where it is finite "
         "(constraints), or make a removable singularity explicit with Piecewise or sinc."
+        + hint
     )
 
 

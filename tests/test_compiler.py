@@ -188,6 +188,22 @@ def test_a_limit_search_past_its_time_bound_is_reported_not_silently_nan(
     assert compile_family(fam).singular_sets  # with time, the limit 3*sigma/7 is found
 
 
+def test_a_one_sided_limit_is_no_removable_singularity() -> None:
+    # Piecewise without an otherwise branch is undefined (NaN in SymPy) where no condition
+    # holds, x = 0 included: its right-hand limit there must not be substituted
+    fam = KernelFamily("half", sp.Piecewise((sigma * x, x > 0)), (x,),
+                       [Param(sigma, 1.0, "positive")])
+    c = compile_family(fam)
+    assert not c.singular_sets
+    out = c(kernel_grid(5), {"sigma": torch.tensor(1.0)}, check_finite=False)
+    assert torch.isnan(out[:3]).all() and out[3:].tolist() == [1.0, 2.0]
+    with pytest.raises(NonFiniteKernelError, match=r"x=-2.*without an otherwise branch"):
+        c(kernel_grid(5), {"sigma": torch.tensor(1.0)})
+    # a jump is not removable either: the two one-sided limits differ
+    jump = KernelFamily("jump", sigma * sp.Abs(x) / x, (x,), [Param(sigma, 1.0, "positive")])
+    assert not compile_family(jump).singular_sets
+
+
 def test_true_singularity_is_reported_with_family_tap_and_akps() -> None:
     fam = KernelFamily("pole", sigma / x, (x,), [Param(sigma, 1.0, "positive")])
     with pytest.raises(NonFiniteKernelError) as info:
