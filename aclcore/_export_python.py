@@ -2,8 +2,8 @@
 
 Private helper of :mod:`aclcore.export`. The module holds, per family, the compiler's own
 generated kernel function (:attr:`aclcore.compiler.CompiledFamily.source`) with the helpers it
-calls inlined from aclcore's source (``_anchor``, ``_finish``, ``_guard`` and the special
-functions of the translation table), the grid and quadrature of :mod:`aclcore.grid`, the
+calls inlined from aclcore's source (``_anchor``, ``broadcast_shape``, ``_finish``, ``_guard``,
+the special functions of the translation table), the grid and quadrature of :mod:`aclcore.grid`, the
 normalisations of :mod:`aclcore.functional`, and each layer's learned values as literals:
 the *constrained* AKPs exactly as the formulas see them (so no constraint code is needed),
 the gains, the free kernels and the bias. Its ``kernel_bank(name)`` repeats the layer's
@@ -265,7 +265,8 @@ def to_python(obj: object) -> str:
 
     root, layers = analytic_layers(obj)
     w = _Writer()
-    for alias, fn in (("_anchor", compiler._anchor), ("_finish", compiler._finish)):
+    for alias, fn in (("_anchor", compiler._anchor), ("broadcast_shape", compiler.broadcast_shape),
+                      ("_finish", compiler._finish)):
         w.helpers.append(_source(fn))
         w.defined.add(alias)
     w.helpers.append(_source(_special.safe_guard) + "\n_guard = safe_guard")

@@ -224,6 +224,9 @@ class KernelFamily:
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "constant_along", tuple(constant_along))
         object.__setattr__(self, "symmetries", symmetries)
+        # looked up on every kernel sampling: computed once (not dataclass fields)
+        object.__setattr__(self, "_coord_names", tuple(coords))
+        object.__setattr__(self, "_param_names", tuple(pnames))
 
     # -- construction helpers -------------------------------------------------------------
     def _to_expr(self, label: str) -> sp.Expr:
@@ -277,12 +280,12 @@ class KernelFamily:
     @property
     def coord_names(self) -> tuple[str, ...]:
         """Coordinate names in positional order."""
-        return tuple(str(c.name) for c in self.coords)  # type: ignore[union-attr]
+        return self._coord_names  # type: ignore[no-any-return,attr-defined]
 
     @property
     def param_names(self) -> tuple[str, ...]:
         """Parameter names in declaration order."""
-        return tuple(p.name for p in self.params)
+        return self._param_names  # type: ignore[no-any-return,attr-defined]
 
     def param(self, name: str) -> Param:
         """The :class:`Param` called ``name`` (``KeyError`` naming the family otherwise)."""

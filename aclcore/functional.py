@@ -12,15 +12,18 @@ Nothing here holds state; :mod:`aclcore.nn` builds the modules on top.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
 
-from aclcore.compiler import CompiledFamily, compile_family
+from aclcore.compiler import CompiledFamily, broadcast_shape, compile_family
 from aclcore.errors import ConfigError
 from aclcore.family import NORMALIZATIONS, KernelFamily
 from aclcore.grid import cell_quadrature, kernel_grid, normalize_size
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DISCRETIZATIONS",
@@ -110,6 +113,30 @@ def _check_params(
     return out
 
 
+_GRIDS: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(make: Callable[..., _T], *args: Any, dtype: torch.dtype,
+            device: torch.device | str | None, ndim: int) -> _T:
+    """``make(*args, ...)`` (tap grids: a dozen small ops), reused for equal arguments.
+
+    Not while ``torch.compile`` traces (it needs its own fake tensors), nor for an unresolved
+    device; built outside inference mode so that a grid made under ``inference_mode`` can
+    later enter autograd graphs. Nothing writes into the grids.
+    """
+    if device is None or torch.compiler.is_compiling():
+        return make(*args, ndim=ndim, dtype=dtype, device=device)
+    key = (make, args, ndim, dtype, torch.device(device))
+    hit = _GRIDS.get(key)
+    if hit is None:
+        with torch.inference_mode(False):
+            hit = make(*args, ndim=ndim, dtype=dtype, device=device)
+        if len(_GRIDS) >= 256:
+            _GRIDS.clear()
+        _GRIDS[key] = hit
+    return cast(_T, hit)
+
+
 def sample_kernels(
     family: KernelFamily | CompiledFamily,
     params: Mapping[str, torch.Tensor],
@@ -163,16 +190,20 @@ def sample_kernels(
     if ref is not None:
         dtype, device = ref.dtype, ref.device
     dtype = dtype or torch.get_default_dtype()
-    lead = torch.broadcast_shapes(  # type: ignore[no-untyped-call]
-        (1, 1), *(v.shape for v in values.values())
-    )
+    lead = broadcast_shape((1, 1), *(v.shape for v in values.values()))
+    if lead is None:
+        shapes = ", ".join(f"{n}={tuple(v.shape)}" for n, v in values.items())
+        raise ConfigError(
+            f"family {fam.name!r}: the AKP shapes {shapes} do not broadcast; give each AKP "
+            "the shape (count, in_per_group) or (count, 1)"
+        )
     nd = fam.ndim
     if discretization == "sample":
-        coords = kernel_grid(size, dil, ndim=nd, dtype=dtype, device=device)
+        coords = _cached(kernel_grid, size, dil, ndim=nd, dtype=dtype, device=device)
         ps = {n: v.reshape(*v.shape, *([1] * nd)) for n, v in values.items()}
         kernels = compiled(coords, ps, check_finite=check_finite)
     else:
-        coords, weights = cell_quadrature(size, dil, quadrature, ndim=nd, dtype=dtype,
+        coords, weights = _cached(cell_quadrature, size, dil, quadrature, ndim=nd, dtype=dtype,
                                           device=device)
         ps = {n: v.reshape(*v.shape, *([1] * (2 * nd))) for n, v in values.items()}
         dense = compiled(coords, ps, check_finite=check_finite)

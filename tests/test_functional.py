@@ -217,6 +217,26 @@ def test_bad_params_raise() -> None:
         sample_kernels(gauss(), _params({"sigma": 1.0}), 3, discretization="area")
     with pytest.raises(ConfigError, match="KernelFamily"):
         sample_kernels("gauss", _params({"sigma": 1.0}), 3)  # type: ignore[arg-type]
+    mismatched = {**_params({"theta": 0.0, "psi": 0.0}),
+                  "lambda": torch.ones(2, 1, dtype=torch.float64),
+                  "sigma": torch.ones(3, 1, dtype=torch.float64)}
+    with pytest.raises(ConfigError, match=r"sigma=\(3, 1\), lambda=\(2, 1\).* do not broadcast"):
+        sample_kernels(gabor(), mismatched, 3)
+
+
+@pytest.mark.parametrize("discretization", ["sample", "integrate"])
+def test_grids_first_built_in_inference_mode_still_train(discretization: str) -> None:
+    # tap grids are reused between calls; one first made under inference_mode must not be an
+    # inference tensor, or every later training step would fail to save it for backward
+    size = 11 if discretization == "sample" else 13  # sizes no other test samples
+    with torch.inference_mode():
+        first = sample_kernels(gauss(), _params({"sigma": 1.3}), size,
+                               discretization=discretization, device="cpu")
+    sigma = _params({"sigma": 1.3})["sigma"].requires_grad_()
+    again = sample_kernels(gauss(), {"sigma": sigma}, size, discretization=discretization,
+                           device="cpu")
+    (grad,) = torch.autograd.grad(again.sum(), sigma)
+    assert torch.equal(first, again.detach()) and torch.isfinite(grad).all()
 
 
 def test_accepts_a_compiled_family_and_families_without_akps() -> None:
