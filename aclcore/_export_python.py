@@ -95,13 +95,14 @@ def _normalize(kernels, mode, nd):
     dims = tuple(range(kernels.dim() - nd, kernels.dim()))
     if mode == "zero_mean":
         return (kernels + (-kernels.mean(dim=dims, keepdim=True))) * 1.0
+    eps = max(_NORM_EPS, torch.finfo(kernels.dtype).tiny)
     if mode == "sum":
         total = kernels.sum(dim=dims, keepdim=True)
-        floor = torch.where(total < 0, -_NORM_EPS, _NORM_EPS).to(kernels.dtype)
-        total = torch.where(total.abs() < _NORM_EPS, floor, total)
+        floor = torch.where(total < 0, -eps, eps).to(kernels.dtype)
+        total = torch.where(total.abs() < eps, floor, total)
         return (kernels + 0.0) * (1.0 / total)
     norm = torch.linalg.vector_norm(kernels, dim=dims, keepdim=True)
-    return (kernels + 0.0) * (1.0 / norm.clamp_min(_NORM_EPS))
+    return (kernels + 0.0) * (1.0 / norm.clamp_min(eps))
 
 
 def _block(layer, block):

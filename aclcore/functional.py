@@ -67,11 +67,12 @@ def normalization(
     with size 1, so they broadcast against ``kernels``.
 
     * ``"none"``: scale 1, offset 0.
-    * ``"sum"``: scale ``1 / sum``; a sum with ``|sum| < NORM_EPS`` is replaced by
-      ``NORM_EPS`` with the sum's sign (``+`` at exactly 0), so the result stays finite. Use
-      it for kernels with a clearly non-zero mass (low-pass kernels).
+    * ``"sum"``: scale ``1 / sum``; a sum with ``|sum| < eps`` is replaced by ``eps`` with
+      the sum's sign (``+`` at exactly 0), so the result stays finite. Use it for kernels
+      with a clearly non-zero mass (low-pass kernels). ``eps`` is ``NORM_EPS``, or the
+      smallest normal number of the dtype where that is larger (float16).
     * ``"zero_mean"``: offset ``-mean``.
-    * ``"l2"``: scale ``1 / max(||k||_2, NORM_EPS)`` (like ``F.normalize``): an all-zero
+    * ``"l2"``: scale ``1 / max(||k||_2, eps)`` (like ``F.normalize``): an all-zero
       kernel stays zero instead of becoming NaN.
     """
     if mode not in NORMALIZATIONS:
@@ -86,13 +87,14 @@ def normalization(
         return one.expand(kept), zero.expand(kept)
     if mode == "zero_mean":
         return one.expand(kept), -kernels.mean(dim=dims, keepdim=True)
+    eps = max(NORM_EPS, torch.finfo(kernels.dtype).tiny)  # float16: 1e-12 would round to 0
     if mode == "sum":
         total = kernels.sum(dim=dims, keepdim=True)
-        floor = torch.where(total < 0, -NORM_EPS, NORM_EPS).to(kernels.dtype)
-        total = torch.where(total.abs() < NORM_EPS, floor, total)
+        floor = torch.where(total < 0, -eps, eps).to(kernels.dtype)
+        total = torch.where(total.abs() < eps, floor, total)
         return 1.0 / total, zero.expand(kept)
     norm = torch.linalg.vector_norm(kernels, dim=dims, keepdim=True)
-    return 1.0 / norm.clamp_min(NORM_EPS), zero.expand(kept)
+    return 1.0 / norm.clamp_min(eps), zero.expand(kept)
 
 
 def _check_params(

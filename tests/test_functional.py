@@ -168,12 +168,17 @@ def test_normalizations() -> None:
     assert float(raw[0, 0, 2, 2]) == 1.0
 
 
-def test_normalization_of_zero_kernels_stays_finite() -> None:
-    zero = torch.zeros(1, 1, 3, 3)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16])
+def test_normalization_of_zero_kernels_stays_finite_in_every_dtype(dtype: torch.dtype) -> None:
+    zero = torch.zeros(1, 1, 3, 3, dtype=dtype)  # float16 cannot hold NORM_EPS = 1e-12
     for mode in ("sum", "l2", "zero_mean", "none"):
         scale, offset = normalization(zero, mode, 2)
         out = (zero + offset) * scale
-        assert torch.isfinite(out).all() and (out == 0).all(), mode
+        assert torch.isfinite(scale).all() and (out == 0).all(), mode
+
+
+def test_normalization_floor_is_norm_eps_where_the_dtype_holds_it() -> None:
+    zero = torch.zeros(1, 1, 3, 3)
     scale, _ = normalization(zero, "sum", 2)
     assert float(scale) == pytest.approx(1 / NORM_EPS)
     neg = -torch.full((1, 1, 2, 2), 1e-14, dtype=torch.float64)
