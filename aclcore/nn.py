@@ -243,19 +243,17 @@ class AnalyticConvNd(nn.Module):
                 parts.append(self._block_kernels(self.analytic[b.name]))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
-    def _bank_parameters(self) -> list[torch.Tensor]:
-        params: list[torch.Tensor] = list(self.akp_parameters())
-        if self.free_weight is not None:
-            params.append(self.free_weight)
-        return params
-
     def _bank(self) -> torch.Tensor:
-        params = self._bank_parameters()
-        if torch.compiler.is_compiling() or (
-            torch.is_grad_enabled() and any(p.requires_grad for p in params)
-        ):
+        akps: list[torch.Tensor] = list(self.akp_parameters())
+        free = self.free_weight
+        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and (
+            any(p.requires_grad for p in akps) or (free is not None and free.requires_grad)
+        )):
             return self._compute_bank()
-        return self._cache.get(params, self._compute_bank)
+        copied = None
+        if free is not None:
+            copied = (free, next(b.start for b in self.mosaic if b.is_free))
+        return self._cache.get(akps, self._compute_bank, copied=copied)
 
     @property
     def weight(self) -> torch.Tensor:

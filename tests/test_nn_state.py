@@ -163,6 +163,38 @@ def test_cache_invalidation_by_optimizer_step_and_in_place_updates() -> None:
         torch.testing.assert_close(layer.weight, layer._compute_bank(), atol=0, rtol=0)
 
 
+def test_cache_notices_writes_through_data_which_bump_no_version() -> None:
+    # EMA code and manual edits often write through p.data: its version counter is not the
+    # parameter's, so the cache verifies AKPs, gains and free kernels by content too
+    layer = _layer().eval()
+    free = layer.free_weight
+    gabor_block = layer.analytic["gabor"]
+    assert free is not None and gabor_block.gain is not None
+    edits = [
+        lambda: free.data.zero_(),
+        lambda: gabor_block.raw("sigma").data.add_(0.25),
+        lambda: gabor_block.gain.data.mul_(2.0),  # type: ignore[union-attr]
+        lambda: free.data.copy_(torch.randn_like(free)),
+    ]
+    with torch.no_grad():
+        for edit in edits:
+            layer.weight  # noqa: B018  (fills the cache)
+            edit()
+            torch.testing.assert_close(layer.weight, layer._compute_bank(), atol=0, rtol=0)
+        assert torch.equal(layer.weight[4:6], free)
+
+
+def test_writing_into_the_returned_bank_does_not_change_later_banks() -> None:
+    # layer.weight is computed from the parameters (as it is with gradients on): a write into
+    # a returned bank must not survive into the next call, with or without free kernels
+    for families in ({gabor(): 8}, {gabor(): 4, "free": 2, dog(): 2}):
+        layer = _layer(families=families).eval()
+        with torch.no_grad():
+            expected = layer._compute_bank()
+            torch.nn.init.zeros_(layer.weight)
+            torch.testing.assert_close(layer.weight, expected, atol=0, rtol=0)
+
+
 def test_cache_invalidation_by_load_state_dict_and_to() -> None:
     layer = _layer().eval()
     other = _layer(padding=1)
