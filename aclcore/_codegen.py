@@ -19,9 +19,21 @@ import sympy as sp
 import torch
 
 from aclcore import _special
+from aclcore._formula_guard import Deadline, Overtime
 from aclcore.translate import lookup
 
 __all__ = ["Emitter", "Scope"]
+
+#: Integer powers up to this exponent are emitted as such; larger ones go through floats.
+_MAX_INT_EXPONENT = 2**62
+#: Seconds a constant may take to evaluate (``exp(exp(exp(100)))`` would take forever).
+_NUMBER_SECONDS = 2.0
+
+
+def _short(expr: sp.Basic) -> str:
+    text = str(expr)
+    return text if len(text) <= 80 else text[:77] + "..."
+
 
 _RELATIONAL_OPS = {
     sp.StrictLessThan: "<",
@@ -109,12 +121,18 @@ class Emitter:
         return var
 
     def _number(self, expr: sp.Basic) -> str:
-        if isinstance(expr, sp.Integer):
-            return repr(float(int(expr)))
         try:
-            value = complex(sp.N(expr, 30))
+            if isinstance(expr, sp.Integer):
+                return repr(float(int(expr)))
+            with Deadline(_NUMBER_SECONDS):
+                value = complex(sp.N(expr, 30))
+        except OverflowError:
+            return self._fail(f"constant {_short(expr)} is too large for a float")
+        except Overtime:
+            return self._fail(f"constant {_short(expr)} could not be evaluated in "
+                              f"{_NUMBER_SECONDS} s (far beyond the float range?)")
         except (TypeError, ValueError):
-            return self._fail(f"constant {expr} has no numeric value")
+            return self._fail(f"constant {_short(expr)} has no numeric value")
         if value.imag != 0 or not math.isfinite(value.real):
             return self._fail(f"constant {expr} = {value} is not a finite real number")
         return repr(float(value.real))
@@ -214,20 +232,29 @@ class Emitter:
 
     def _pow(self, base: sp.Basic, exp: sp.Basic) -> str:
         b = self.emit(base)
-        if exp.is_Integer:
+        if exp.is_Integer and abs(exp) <= _MAX_INT_EXPONENT:
             n = int(exp)
             if n == 2:
                 return f"{b} * {b}"
             if n > 0:
                 return f"{b} ** {n}"
             return f"1.0 / {b}" if n == -1 else f"1.0 / {b} ** {-n}"
+        # a root of coordinates and parameters can reach 0 at a tap: its parameter gradient
+        # there would be inf * 0 = NaN (see _special.safe_sqrt)
+        mixed = bool(base.free_symbols & self.coords) and bool(base.free_symbols - self.coords)
         if exp == sp.Rational(1, 2):
+            if mixed:
+                self.namespace["_f_safe_sqrt"] = _special.safe_sqrt
+                return f"_f_safe_sqrt({self.tensor(b)})"
             return f"torch.sqrt({self.tensor(b)})"
         if exp == sp.Rational(-1, 2):
             return f"torch.rsqrt({self.tensor(b)})"
         e = self.emit(exp)
         if not _is_var(b) and not _is_var(e):
             return self._fail(f"constant power {base}**{exp}")
+        if mixed:
+            self.namespace["_f_safe_pow"] = _special.safe_pow
+            return f"_f_safe_pow({self.tensor(b)}, {e})"
         return f"torch.pow({b}, {e})"
 
     def _minmax(self, expr: sp.Basic) -> str:

@@ -44,6 +44,8 @@ _INLINE: dict[Any, tuple[str, tuple[Callable[..., Any], ...], str]] = {
     _special.heaviside: ("", (_special.heaviside,), "heaviside"),
     _special.besselj: (_BESSEL_PRELUDE, (_special._jn_trapezoid, _special._jn_recurrence,
                                          _special.besselj), "besselj"),
+    _special.safe_sqrt: ("", (_special.safe_sqrt,), "safe_sqrt"),
+    _special.safe_pow: ("", (_special.safe_pow,), "safe_pow"),
     translate._cot: ("", (translate._cot,), "_cot"),
     translate._sec: ("", (translate._sec,), "_sec"),
     translate._csc: ("", (translate._csc,), "_csc"),

@@ -56,10 +56,29 @@ def _limit_at(expr: sp.Expr, subset: Sequence[sp.Symbol],
         value = term.xreplace(zeros)
         if _has_non_finite(value):
             value = _limit(term, order)
-            if value is None:
-                return None
+            if value is None:  # terms may diverge only separately: sin(x)/x**3 - 1/x**2
+                return _limit(expr, order) if term is not expr else None
         total += value
     return total
+
+
+#: Rays through the origin along which a limit in 2 or 3 coordinates is also taken.
+_RAYS = {2: ((1, 1), (1, -2)), 3: ((1, 1, 1), (1, -2, 3))}
+
+
+def _agrees_on_rays(expr: sp.Expr, subset: Sequence[sp.Symbol], value: sp.Expr) -> bool:
+    """Whether the limit along each ray of ``_RAYS`` is ``value`` too.
+
+    Equal iterated limits do not prove that the limit exists (``x*y/(x**2 + y**2)`` has
+    both iterated limits 0 but 1/2 along ``x = y``); rays catch such cases.
+    """
+    t = sp.Dummy("t", real=True)
+    for ray in _RAYS[len(subset)]:
+        along = expr.xreplace({c: d * t for c, d in zip(subset, ray, strict=True)})
+        limit = _limit_at(along, (t,), (t,))
+        if limit is None or sp.simplify(limit - value) != 0:
+            return False
+    return True
 
 
 def removable_singularities(
@@ -68,10 +87,11 @@ def removable_singularities(
     """(coordinate subset, limit) for each subset whose vanishing makes ``expr`` singular.
 
     Larger subsets come first (the origin before the axes). A subset qualifies when setting
-    its coordinates to 0 yields nan/zoo/oo and the iterated limit in both orders exists,
-    agrees and is supported by the translation table. SymPy's limit has no bound of its own,
-    so the search stops after ``LIMIT_SECONDS``: a singularity left unresolved is then
-    reported by the finite check when the kernel is sampled, never silently NaN.
+    its coordinates to 0 yields nan/zoo/oo and the two-sided iterated limit in both orders
+    exists and agrees, also with the limits along two rays through the origin. SymPy's limit
+    has no bound of its own, so the search stops after ``LIMIT_SECONDS``: a singularity left
+    unresolved is then reported by the finite check when the kernel is sampled, never
+    silently NaN.
     """
     found: list[tuple[tuple[sp.Symbol, ...], sp.Expr]] = []
     singular = [
@@ -91,6 +111,8 @@ def removable_singularities(
                 if len(subset) > 1:
                     second = _limit_at(expr, subset, tuple(reversed(subset)))
                     if second is None or sp.simplify(first - second) != 0:
+                        continue
+                    if not _agrees_on_rays(expr, subset, first):
                         continue
                 found.append((subset, first))
     except Overtime:

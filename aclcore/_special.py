@@ -160,6 +160,29 @@ def besselj(order: int | float, x: torch.Tensor) -> torch.Tensor:
     return value if sign > 0 else -value
 
 
+def safe_sqrt(base: torch.Tensor) -> torch.Tensor:
+    """``sqrt(base)`` whose gradient is 0, not NaN, where ``base`` is exactly 0.
+
+    Used for square roots of expressions of coordinates *and* parameters (e.g.
+    ``sqrt(x**2/a**2 + y**2/b**2)``): at a tap where the base reaches its minimum 0 the chain
+    rule multiplies the infinite derivative of the root by the zero derivative of the base
+    (``inf * 0 = NaN``). The one-sided derivative there is 0 (a subgradient of the cone).
+    """
+    zero = base == 0
+    return torch.where(zero, base.detach(), torch.sqrt(torch.where(zero, 1.0, base)))
+
+
+def safe_pow(base: torch.Tensor, exponent: float | torch.Tensor) -> torch.Tensor:
+    """``base ** exponent`` whose gradient reaching ``base`` is 0, not NaN, where it is 0.
+
+    As :func:`safe_sqrt`, for fractional exponents. Where the base is 0 the value is the
+    power of the detached base, so the exponent keeps the gradient torch defines for it.
+    """
+    zero = base == 0
+    safe = torch.where(zero, 1.0, base)
+    return torch.where(zero, torch.pow(base.detach(), exponent), torch.pow(safe, exponent))
+
+
 def safe_guard(mask: torch.Tensor, value: Any) -> Any:
     """Let gradients reach ``value`` only where ``mask`` is true.
 

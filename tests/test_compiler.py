@@ -204,6 +204,63 @@ def test_a_one_sided_limit_is_no_removable_singularity() -> None:
     assert not compile_family(jump).singular_sets
 
 
+@pytest.mark.parametrize("expr", [
+    sp.exp(-sp.sqrt(x**2 / sigma**2 + y**2 / a**2)),  # an anisotropic cone: 0 at the centre
+    sp.sqrt(x**2 + (sigma * y) ** 2) * a,
+    (x**2 + (sigma * y) ** 2) ** sp.Rational(1, 3) * a,
+    sp.Abs(sigma * x + a * y) ** sp.Rational(3, 2),
+])
+def test_roots_reaching_zero_on_a_tap_have_finite_parameter_gradients(expr: sp.Expr) -> None:
+    # d sqrt(u)/d sigma = u'/(2 sqrt(u)) is inf * 0 = NaN where u = 0: the compiled root
+    # gives the one-sided derivative 0 there, elsewhere the exact gradient (gradcheck)
+    fam = KernelFamily("root", expr, (x, y), [Param(sigma, 1.0, "positive"), Param(a, 2.0)])
+    c = compile_family(fam)
+    grid = kernel_grid((5, 5), dtype=torch.float64)
+    s = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    out = c(grid, {"sigma": s, "a": b})
+    grads = torch.autograd.grad(out.sum(), (s, b))
+    assert all(torch.isfinite(g) for g in grads)
+    assert torch.autograd.gradcheck(lambda u, v: c(grid, {"sigma": u, "a": v}), (s, b))
+    ref = sp.lambdify((x, y, sigma, a), expr, "mpmath")
+    for i in range(5):
+        for j in range(5):
+            xv, yv = float(grid[0][0, j]), float(grid[1][i, 0])
+            value = float(out[i, j].detach())
+            assert value == pytest.approx(float(ref(xv, yv, 1.3, 0.7)), rel=1e-12)
+
+
+@pytest.mark.parametrize("text", ["x*sigma*10**400", "Max(x, 10**400)*sigma",
+                                  "x**(10**400)*sigma", "x*sigma*exp(exp(exp(100)))"])
+def test_constants_beyond_the_float_range_are_a_compile_error(text: str) -> None:
+    fam = KernelFamily("huge", text, ("x",), [Param("sigma", 1.0)])
+    with pytest.raises(CompileError, match=r"constant .* (too large for a float|could not be "
+                                           r"evaluated in)"):
+        compile_family(fam)
+
+
+@pytest.mark.parametrize(("expr", "limit"), [
+    (sigma * sp.sin(x) / x**3 - sigma / x**2, -sigma / 6),  # the terms diverge separately
+    (1 / x - sigma / sp.sin(sigma * x), sp.Integer(0)),
+])
+def test_singular_terms_of_a_sum_that_only_cancel_together(expr: sp.Expr,
+                                                            limit: sp.Expr) -> None:
+    c = compile_family(KernelFamily("cancel", expr, (x,), [Param(sigma, 1.0, "positive")]))
+    assert c.singular_limits == (limit,)
+    out = c(kernel_grid(3, dtype=torch.float64), {"sigma": torch.tensor(1.5, dtype=torch.float64)})
+    assert float(out[1]) == pytest.approx(float(limit.subs(sigma, 1.5)), abs=1e-12)
+
+
+def test_equal_iterated_limits_without_a_limit_are_no_removable_singularity() -> None:
+    # both iterated limits of x*y/(x**2 + y**2) at the origin are 0, along x = y it is 1/2
+    fam = KernelFamily("saddle", sigma * x * y / (x**2 + y**2), (x, y),
+                       [Param(sigma, 1.0, "positive")])
+    c = compile_family(fam)
+    assert c.singular_sets == ()
+    with pytest.raises(NonFiniteKernelError, match=r"x=0, y=0"):
+        c(kernel_grid((3, 3)), {"sigma": torch.tensor(1.0)})
+
+
 def test_true_singularity_is_reported_with_family_tap_and_akps() -> None:
     fam = KernelFamily("pole", sigma / x, (x,), [Param(sigma, 1.0, "positive")])
     with pytest.raises(NonFiniteKernelError) as info:

@@ -74,12 +74,14 @@ def test_special_functions_are_inlined(tmp_path: Path) -> None:
     fam = KernelFamily(
         "specials",
         sp.besselj(1, a * sp.sqrt(x**2 + y**2 + 1)) + sp.sinc(a * x) + sp.Heaviside(y)
-        + sp.cot(a + 2) + sp.sec(a * y / 10) + sp.csc(a + 1) + sp.Max(x, a * y),
+        + sp.cot(a + 2) + sp.sec(a * y / 10) + sp.csc(a + 1) + sp.Max(x, a * y)
+        + sp.sqrt(x**2 + (a * y) ** 2) + (x**2 + a * y**2) ** sp.Rational(1, 3),
         (x, y), [Param(a, (0.5, 1.0), (0.1, 1.5))])
     torch.manual_seed(0)
     layer = AnalyticConv2d(1, 2, 5, families=fam, dtype=torch.float64)
     source = to_python(layer)
     assert "def besselj(" in source and "def sinc(" in source and "def heaviside(" in source
+    assert "def safe_sqrt(" in source and "def safe_pow(" in source
     _check(layer, tmp_path)
 
 
