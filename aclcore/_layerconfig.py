@@ -16,15 +16,16 @@ from aclcore._mosaic import FamiliesSpec, MosaicBlock, resolve_mosaic
 from aclcore.errors import ConfigError
 from aclcore.family import NORMALIZATIONS, KernelFamily
 from aclcore.functional import DISCRETIZATIONS, PADDING_MODES
-from aclcore.grid import normalize_size
+from aclcore.grid import as_int, normalize_size
 
 __all__ = ["LayerConfig"]
 
 
 def _count(value: object, what: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    count = as_int(value)
+    if count is None or count < 1:
         raise ConfigError(f"{layer}: {what} must be a positive int, got {value!r}")
-    return value
+    return count
 
 
 def _size(value: object, nd: int, what: str, layer: str) -> tuple[int, ...]:
@@ -48,17 +49,14 @@ def _padding(
                 "nn.ConvNd); give an explicit padding or use stride=1"
             )
         return value
-    items = (value,) * nd if isinstance(value, int) else value
-    if (
-        not isinstance(items, Sequence)
-        or len(items) != nd
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items)
-    ):
+    items = (value,) * nd if as_int(value) is not None else value
+    ints = [as_int(v) for v in items] if isinstance(items, Sequence) else []
+    if len(ints) != nd or not all(v is not None and v >= 0 for v in ints):
         raise ConfigError(
             f"{layer}: padding must be 'same', 'valid', an int >= 0 or {nd} ints >= 0, "
             f"got {value!r}"
         )
-    return tuple(items)
+    return tuple(ints)  # type: ignore[arg-type]
 
 
 def _normalize(

@@ -22,11 +22,20 @@ def freeze(model: nn.Module) -> nn.Module:
 
     if isinstance(model, AnalyticConvNd):
         return model.to_conv()
-    for name, child in list(model.named_children()):
-        if isinstance(child, AnalyticConvNd):
-            setattr(model, name, child.to_conv())
-        else:
-            freeze(child)
+    frozen: dict[int, nn.Module] = {}  # a layer used twice stays one (tied) module
+
+    def walk(module: nn.Module) -> None:
+        for name, child in list(module._modules.items()):  # duplicates too (tied layers)
+            if child is None:
+                continue
+            if isinstance(child, AnalyticConvNd):
+                if id(child) not in frozen:
+                    frozen[id(child)] = child.to_conv()
+                setattr(module, name, frozen[id(child)])
+            else:
+                walk(child)
+
+    walk(model)
     return model
 
 

@@ -263,15 +263,20 @@ class CompiledFamily:
         cs = tuple(_as_float_tensor(c) for c in coords)
         ps = {n: _as_float_tensor(params[n]) for n in fam.param_names}
         out: torch.Tensor = self.function(cs, ps)
-        # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
-        # non-finite; only then (or on overflow of the sum) is the full check done
-        if (
-            check_finite
-            and not torch.compiler.is_compiling()
-            and not bool(torch.isfinite(out.detach().sum()))
-            and not bool(torch.isfinite(out).all())
-        ):
-            raise NonFiniteKernelError(_describe_non_finite(fam, out, cs, ps))
+        if check_finite and not torch.compiler.is_compiling():
+            try:
+                # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
+                # non-finite; only then (or on overflow of the sum) is the full check done
+                bad = not bool(torch.isfinite(out.detach().sum())) and not bool(
+                    torch.isfinite(out).all())
+            except RuntimeError as err:  # e.g. torch.func.vmap: no data-dependent control
+                raise ConfigError(
+                    f"family {fam.name!r}: the finite check reads values, which this "
+                    "transform (e.g. torch.func.vmap) does not allow; pass check_finite=False "
+                    "(a layer: AnalyticConv2d(..., check_finite=False))"
+                ) from err
+            if bad:
+                raise NonFiniteKernelError(_describe_non_finite(fam, out, cs, ps))
         return out
 
 

@@ -16,6 +16,7 @@ to broadcast against a kernel tensor whose trailing dimensions are the spatial o
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,21 +27,27 @@ from aclcore.errors import ConfigError
 __all__ = ["axis_offsets", "cell_quadrature", "gauss_legendre", "kernel_grid", "normalize_size"]
 
 
+def as_int(value: object) -> int | None:
+    """``value`` as a Python int if it is an integer (numpy integers too, not bools)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
 def normalize_size(value: int | Sequence[int], ndim: int, what: str = "kernel_size") -> tuple[
     int, ...
 ]:
     """Expand an int or a sequence to a tuple of ``ndim`` positive ints (ConfigError otherwise)."""
-    if isinstance(value, int):
+    if as_int(value) is not None:
         items: tuple[object, ...] = (value,) * ndim
     elif isinstance(value, Sequence):
         items = tuple(value)
     else:
         raise ConfigError(f"{what} must be a positive int or {ndim} positive ints, got {value!r}")
-    if len(items) != ndim or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items
-    ):
+    ints = [as_int(v) for v in items]
+    if len(items) != ndim or not all(v is not None and v >= 1 for v in ints):
         raise ConfigError(f"{what} must be a positive int or {ndim} positive ints, got {value!r}")
-    return items  # type: ignore[return-value]
+    return tuple(ints)  # type: ignore[arg-type]
 
 
 def axis_offsets(

@@ -127,7 +127,7 @@ class AnalyticConvNd(nn.Module):
         }
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         check_factory(cfg, device, dtype)
-        ipg = in_channels // groups
+        ipg = cfg.in_channels // cfg.groups
         self.analytic = Blocks()
         for block in self.mosaic:
             if block.family is not None:
@@ -142,7 +142,7 @@ class AnalyticConvNd(nn.Module):
         else:
             self.register_parameter("free_weight", None)
         if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels, **factory))
+            self.bias = nn.Parameter(torch.empty(cfg.out_channels, **factory))
         else:
             self.register_parameter("bias", None)
         if next(self.parameters(), None) is None:
@@ -369,6 +369,13 @@ class AnalyticConvNd(nn.Module):
             s += f", discretization={self.discretization!r}, quadrature={self.quadrature}"
         if self.share_akps:
             s += ", share_akps=True"
+        if any(block.gain is None for block in self.analytic):
+            s += ", gain=False"
+        own = {n: f.normalize for n, f in self.kernel_families.items()}
+        if self.normalize_modes != own:
+            s += f", normalize={self.normalize_modes!r}"
+        if not self.check_finite:
+            s += ", check_finite=False"
         return s
 
 

@@ -261,6 +261,16 @@ def test_equal_iterated_limits_without_a_limit_are_no_removable_singularity() ->
         c(kernel_grid((3, 3)), {"sigma": torch.tensor(1.0)})
 
 
+def test_vmap_with_the_finite_check_on_says_to_turn_it_off() -> None:
+    c = compile_family(KernelFamily("g2", sp.exp(-(x**2) / sigma), (x,), [Param(sigma, 1.0)]))
+    grid = kernel_grid(3)
+    sigmas = torch.tensor([1.0, 2.0])
+    with pytest.raises(ConfigError, match="pass check_finite=False"):
+        torch.func.vmap(lambda s: c(grid, {"sigma": s}))(sigmas)
+    batched = torch.func.vmap(lambda s: c(grid, {"sigma": s}, check_finite=False))(sigmas)
+    torch.testing.assert_close(batched[1], c(grid, {"sigma": sigmas[1]}))
+
+
 def test_true_singularity_is_reported_with_family_tap_and_akps() -> None:
     fam = KernelFamily("pole", sigma / x, (x,), [Param(sigma, 1.0, "positive")])
     with pytest.raises(NonFiniteKernelError) as info:

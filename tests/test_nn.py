@@ -359,6 +359,25 @@ def test_analytic_kernels_records() -> None:
     assert gain is not None and rec.gain == pytest.approx(gain[1, 1].item())
 
 
+def test_numpy_integers_are_accepted_like_nn_conv() -> None:
+    layer = AnalyticConv2d(np.int64(3), np.int32(4), np.int64(3), padding=np.int64(1),
+                           stride=(np.int64(1), 1), groups=np.int64(1), families=gauss())
+    reference = nn.Conv2d(np.int64(3), np.int32(4), np.int64(3), padding=np.int64(1))
+    assert layer.weight.shape == reference.weight.shape
+    assert all(type(v) is int for v in (*layer.kernel_size, *layer.padding, layer.in_channels))
+
+
+def test_repr_shows_every_non_default_option() -> None:
+    layer = AnalyticConv2d(2, 4, 3, families={gauss(): 2, dog(): 2}, gain=False,
+                           normalize={"dog": "l2"}, check_finite=False, padding_mode="reflect",
+                           padding=1)
+    text = repr(layer)
+    for part in ("gain=False", "normalize={'gauss': 'none', 'dog': 'l2'}", "check_finite=False",
+                 "padding_mode='reflect'", "families={'gauss': 2, 'dog': 2}"):
+        assert part in text, part
+    assert "normalize" not in repr(AnalyticConv2d(2, 4, 3, families=gauss()))
+
+
 def test_formulas_reproduce_the_weight_on_a_removable_singularity(registry: object) -> None:
     """The centre tap of sin(a r)/r is the limit; formulas() must say so (no NaN)."""
     import sympy as sp

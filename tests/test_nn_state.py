@@ -292,6 +292,17 @@ def test_freeze_replaces_every_layer_and_keeps_outputs() -> None:
     assert isinstance(freeze(single), nn.Conv2d)
 
 
+def test_freeze_keeps_a_layer_used_twice_tied() -> None:
+    shared = AnalyticConv2d(4, 4, 3, padding=1, families=gauss())
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    inp = torch.randn(1, 4, 6, 6)
+    expected = model(inp)
+    freeze(model)
+    assert model[0] is model[2] and isinstance(model[0], nn.Conv2d)
+    assert sum(p.numel() for p in model.parameters()) == 4 * 4 * 9 + 4
+    torch.testing.assert_close(model(inp), expected, atol=0, rtol=0)
+
+
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.export internals (LeafSpec)
 def test_frozen_model_exports_to_onnx(tmp_path: Any) -> None:
     onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx)")
