@@ -8,6 +8,7 @@ then calls every plugin's ``acl_register_functions`` and every plugin's
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,9 +45,11 @@ def _distribution(ep: Any) -> tuple[str | None, str | None]:
 class Plugin:
     """A plugin about to be loaded: its record and how to get the plugin object."""
 
-    def __init__(self, record: PluginRecord, load: Callable[[], object]) -> None:
+    def __init__(self, record: PluginRecord, load: Callable[[], object], *,
+                 given: bool = False) -> None:
         self.record = record
         self.load = load
+        self.given = given  # passed directly (``plugins=``), not found by an entry point
         self.obj: object = None
 
 
@@ -64,7 +67,7 @@ def from_object(item: object) -> Plugin:
     else:
         obj = item
         name = str(getattr(obj, "__name__", type(obj).__name__))
-    return Plugin(PluginRecord(name, source=repr(obj)[:200]), lambda: obj)
+    return Plugin(PluginRecord(name, source=repr(obj)[:200]), lambda: obj, given=True)
 
 
 def select(eps: list[Any], only: list[str] | None, report: PluginReport) -> list[Plugin]:
@@ -114,6 +117,14 @@ def _source(rec: PluginRecord) -> str:
     return f"plugin {rec.name!r}"
 
 
+def _what(obj: object) -> str:
+    """``module 'acl_example'``: a plugin object, briefly."""
+    if obj is None:
+        return "not loaded"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    return f"{type(obj).__name__} {name!r}" if isinstance(name, str) else f"{obj!r:.60}"
+
+
 class Loading:
     """One run of the loader: a fresh plugin manager, two isolated phases."""
 
@@ -122,10 +133,17 @@ class Loading:
         self.candidates = candidates
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
+        self.seen: list[Plugin] = []  # candidates handled so far, in order
+        self.merged: list[Plugin] = []  # given objects an entry point already loaded
 
     def run(self) -> None:
-        """Load every candidate, then run each hook phase over the loaded plugins."""
+        """Load every candidate, then run each hook phase over the loaded plugins.
+
+        A plugin object passed directly that an entry point already loaded is the same
+        plugin: it is dropped from :attr:`candidates` and runs once, under its entry-point name.
+        """
         loaded = [p for p in self.candidates if self._load(p)]
+        self.candidates = [p for p in self.candidates if p not in self.merged]
         for hook_name in HOOKS:
             for plugin in loaded:
                 self._call(plugin, hook_name)
@@ -137,18 +155,38 @@ class Loading:
                                                                    item))
 
     def _load(self, plugin: Plugin) -> bool:
+        earlier = list(self.seen)
+        self.seen.append(plugin)
         try:
             plugin.obj = plugin.load()
         except Exception as err:
             self.fail(plugin, "import", err)
             return False
         name = plugin.record.name
+        same = next((p for p in earlier if p.obj is plugin.obj and p.obj is not None), None)
+        if same is not None and plugin.given and not same.given:
+            self.merged.append(plugin)  # e.g. plugin_registry(my_plugin, installed=True)
+            return False
+        if same is not None:
+            self.fail(plugin, "hooks", PluginError(
+                f"{_source(plugin.record)} is {_what(plugin.obj)}, which is already loaded as "
+                f"{_source(same.record)}; load each plugin object once"
+            ))
+            return False
+        taken = next((p for p in earlier if p.record.name == name), None)
+        if taken is not None:
+            self.fail(plugin, "hooks", PluginError(
+                f"plugin name {name!r} ({_what(plugin.obj)}) is already used by "
+                f"{_source(taken.record)} ({_what(taken.obj)}); give one of them another "
+                "name, e.g. plugins=[('other_name', obj)]"
+            ))
+            return False
         try:
             self.pm.register(plugin.obj, name=name)
         except Exception as err:
             self.fail(plugin, "hooks", err)
-            if self.pm.has_plugin(name) and self.pm.get_plugin(name) is plugin.obj:
-                self.pm.unregister(name=name)  # drop the hooks registered before the error
+            if self.pm.is_registered(plugin.obj):  # only this plugin: duplicates are caught above
+                self.pm.unregister(plugin=plugin.obj)  # drop hooks registered before the error
             return False
         self._check_hooks(plugin)
         return True
@@ -191,10 +229,30 @@ class Loading:
                 ))
                 continue
             try:
-                impl.function(*[arguments[a] for a in impl.argnames])
+                result = impl.function(*[arguments[a] for a in impl.argnames])
             except Exception as err:
                 self.fail(plugin, hook_name, err)
+                continue
+            if result is not None:  # a generator function, an async function, a return value
+                self.fail(plugin, "hooks", PluginError(_returned(hook_name, result)))
         register.closed = True
+
+
+def _returned(hook_name: str, result: object) -> str:
+    """Why a hook that returned ``result`` (not ``None``) is a failure, and the fix."""
+    if hook_name == HOOKS[0]:
+        fix = "call register(sympy_function, torch_function) inside the hook for each function"
+    else:
+        fix = "call register(family) inside the hook for each family"
+    if inspect.isgenerator(result) or inspect.iscoroutine(result):
+        result.close()  # never started: nothing in the hook's body ran
+    if inspect.isgenerator(result) or inspect.isasyncgen(result) or inspect.iscoroutine(result):
+        kind = "an async function" if inspect.iscoroutine(result) else (
+            "a generator function (it contains yield)")
+        return (f"{hook_name} is {kind}, so calling it ran none of its body and registered "
+                f"nothing; make it a plain function and {fix} (do not yield or return them)")
+    return (f"{hook_name} returned a {type(result).__name__} instead of None; aclcore ignores "
+            f"what hooks return: {fix} (what it registered before returning is kept)")
 
 
 class _Register:

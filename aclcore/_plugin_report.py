@@ -23,7 +23,8 @@ class AclPluginWarning(UserWarning):
 #: Stages at which a plugin can fail, in the order the loader runs them.
 STAGES = (
     "import",  # loading the entry point (importing the module)
-    "hooks",  # registering the plugin's hook implementations with pluggy
+    "hooks",  # invalid hook implementations: rejected by pluggy, unknown, unmarked, a name or
+    # object already loaded, a generator/async function, a return value other than None
     "acl_register_functions",  # the hook raised
     "function",  # a registered function was rejected
     "acl_register_families",  # the hook raised

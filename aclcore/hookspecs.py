@@ -13,7 +13,9 @@ registry), lazily, the first time a family or a plugin function is needed, never
 failure of that plugin only (see :mod:`aclcore.plugins`).
 
 The ``register`` callables handed to the hooks are described by the protocols
-:class:`RegisterFamily` and :class:`RegisterFunction`.
+:class:`RegisterFamily` and :class:`RegisterFunction`. A hook calls ``register`` for each
+item and returns ``None``: a hook written as a generator (``yield``) or ``async`` function,
+or one that returns a value, is recorded as a failure of its plugin.
 """
 
 from __future__ import annotations

@@ -123,6 +123,9 @@ def load_plugins(
             ``dist``) to use instead of the installed ones (tests).
         plugins: plugin objects (modules, classes, instances) or ``(name, object)`` pairs to
             load as well, e.g. a plugin under test; not filtered by ``ACL_LOAD_PLUGINS``.
+            An object that a loaded entry point already provides (the plugin under test is
+            also installed) is loaded once, under its entry-point name. Giving one object
+            twice, or a name already used, is a failure of the second, naming the first.
         only: names of the entry points (or their distributions) to load; default: the
             ``ACL_LOAD_PLUGINS`` selection.
         strict: raise instead of warning; default: ``ACL_STRICT_PLUGINS``.
@@ -143,8 +146,9 @@ def load_plugins(
         nullcontext() if current_registry() is registry else use_registry(registry)
     )
     with context:
-        Loading(registry, candidates).run()
-    report.plugins = [c.record for c in candidates] + report.plugins
+        loading = Loading(registry, candidates)
+        loading.run()
+    report.plugins = [c.record for c in loading.candidates] + report.plugins
     for record in report.plugins:
         record.finish()
     registry.info["report"] = report

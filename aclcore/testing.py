@@ -326,13 +326,15 @@ def plugin_registry(
     """A fresh registry loaded with ``plugins``, current inside the ``with`` block.
 
     Args:
-        plugins: plugin objects (your plugin module) or ``(name, object)`` pairs.
+        plugins: plugin objects (your plugin module) or ``(name, object)`` pairs. One that
+            a loaded entry point also provides (your plugin, installed with ``pip install
+            -e``, and ``installed=True``) is loaded once, under its entry-point name.
         installed: also load the installed entry points (honouring ``ACL_LOAD_PLUGINS``).
         entry_points: entry-point-like objects to load as well (tests of the loader).
 
     Raises:
         AssertionError: listing every plugin failure (a plugin under test must load
-            cleanly).
+            cleanly), e.g. a name already used by another plugin or one object given twice.
     """
     eps = None if installed else list(entry_points or [])
     if installed and entry_points:

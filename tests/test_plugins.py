@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,86 @@ def test_same_distribution_found_twice_is_loaded_once() -> None:
     with loaded(ep("good", GOOD, dist="acl-good"), ep("good", GOOD, dist="acl-good")) as reg:
         assert len(plugin_report(reg).plugins) == 1
         assert set(reg.families()) == {"alpha"}
+
+
+def statuses(registry: Registry) -> list[tuple[str, str]]:
+    return [(p.name, p.status) for p in plugin_report(registry).plugins]
+
+
+@pytest.mark.parametrize("second", ["ex", "other"])
+def test_one_object_given_twice_keeps_the_first(second: str) -> None:
+    with loaded(plugins=[("ex", GOOD), (second, GOOD)]) as reg:
+        (failure,) = failures_of(reg)
+        assert set(reg.families()) == {"alpha"}  # the first registration still works
+        assert statuses(reg) == [("ex", "ok"), (second, "failed")]
+    assert (failure.plugin, failure.stage, failure.error_type) == (second, "hooks",
+                                                                     "PluginError")
+    assert f"plugin {second!r} is module 'good', which is already loaded as plugin 'ex'" in (
+        failure.message)
+
+
+def test_plugin_name_already_used_by_another_object_is_a_failure() -> None:
+    other = plugin("other", families=[family("zeta")])
+    with loaded(ep("dup", GOOD, dist="acl-one"), plugins=[("dup", other)]) as reg:
+        (failure,) = failures_of(reg)
+        assert set(reg.families()) == {"alpha"}
+        assert statuses(reg) == [("dup", "ok"), ("dup", "failed")]
+    assert "plugin name 'dup' (module 'other') is already used by plugin 'dup' (acl-one" in (
+        failure.message) and "another name" in failure.message
+
+
+@pytest.mark.parametrize("given", [GOOD, ("good", GOOD), ("mine", GOOD)])
+def test_object_an_entry_point_provides_is_loaded_once(given: object) -> None:
+    with loaded(ep("good", GOOD, dist="acl-good"), plugins=[given]) as reg, \
+            warnings.catch_warnings():
+        warnings.simplefilter("error", AclPluginWarning)
+        report = plugin_report(reg)
+        assert [(p.name, p.distribution, p.status) for p in report.plugins] == [
+            ("good", "acl-good", "ok")]
+        assert set(reg.families()) == {"alpha"} and report.failures == []
+
+
+def test_two_entry_points_loading_one_object_is_a_failure() -> None:
+    with loaded(ep("good", GOOD), ep("good2", GOOD)) as reg:
+        (failure,) = failures_of(reg)
+        assert statuses(reg) == [("good", "ok"), ("good2", "failed")]
+        assert "already loaded as plugin 'good'" in failure.message
+
+
+def _hook_module(name: str, hook: Any) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.acl_register_families = hookimpl(hook)  # type: ignore[attr-defined]
+    return module
+
+
+def test_generator_and_async_hooks_are_failures() -> None:
+    def generator(register: Any) -> Any:
+        register(family("never"))
+        yield family("yielded")
+
+    async def coroutine(register: Any) -> None:
+        register(family("never"))
+
+    with loaded(ep("gen", _hook_module("gen", generator)),
+                ep("aio", _hook_module("aio", coroutine)), ep("good", GOOD)) as reg:
+        gen, aio = failures_of(reg)
+        assert set(reg.families()) == {"alpha"}
+        assert statuses(reg) == [("gen", "failed"), ("aio", "failed"), ("good", "ok")]
+    assert gen.stage == "hooks" and "is a generator function (it contains yield)" in gen.message
+    assert "call register(family) inside the hook" in gen.message
+    assert "is an async function" in aio.message
+
+
+def test_hook_returning_a_value_is_a_failure_and_keeps_its_registrations() -> None:
+    def returns(register: Any) -> Any:
+        register(family("kept"))
+        return [family("returned")]
+
+    with loaded(ep("ret", _hook_module("ret", returns))) as reg:
+        (failure,) = failures_of(reg)
+        assert set(reg.families()) == {"kept"} and statuses(reg) == [("ret", "partial")]
+    assert "acl_register_families returned a list instead of None" in failure.message
+    assert "call register(family) inside the hook for each family" in failure.message
 
 
 def test_unknown_hook_is_a_failure_with_a_hint() -> None:

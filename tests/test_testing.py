@@ -140,3 +140,25 @@ def test_plugin_registry_is_current_inside_and_reports_failures(registry: Regist
 def test_installed_families_honours_the_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACL_LOAD_PLUGINS", "")
     assert T.installed_families() == {}
+
+
+def test_plugin_registry_loads_a_plugin_under_test_that_is_also_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = plugin("good", families=[family("alpha")])
+    with T.plugin_registry(good, entry_points=[ep("fake", good)]) as inner:
+        assert inner.records()["alpha"].provider == "fake"  # loaded once, as the entry point
+    monkeypatch.delenv("ACL_LOAD_PLUGINS", raising=False)
+    with T.plugin_registry(good, installed=True, entry_points=[ep("fake", good)]) as inner:
+        assert inner.records()["alpha"].provider == "fake"
+    other = plugin("other", families=[family("beta")])
+    with pytest.raises(AssertionError, match=r"plugin name 'fake' .* is already used by"), \
+            T.plugin_registry(("fake", other), entry_points=[ep("fake", good)]):
+        pass
+
+
+def test_plugin_registry_with_an_installed_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    acl_example = pytest.importorskip("acl_example")
+    monkeypatch.delenv("ACL_LOAD_PLUGINS", raising=False)
+    with T.plugin_registry(acl_example, installed=True) as inner:  # docs: writing-a-plugin.md
+        assert "gaussian_ring" in inner.families() and "i0e" in inner.functions()
