@@ -44,6 +44,19 @@ def _where(source: Mapping[str, Any]) -> str:
     return f"{provider!r}"
 
 
+def _tensor_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a layer's tensor (None when it can)."""
+    if not isinstance(value, torch.Tensor) or value.dtype not in DTYPES.values():
+        return "expected a floating-point tensor"
+    if value.layout != torch.strided:
+        return (f"expected a dense tensor, got layout {value.layout} (convert it with "
+                ".to_dense() before saving)")
+    if value.device.type != "cpu":
+        return (f"expected a tensor with data, got one on the {value.device.type!r} device "
+                "(save the trained model's state_dict, not a meta or placeholder tensor)")
+    return None
+
+
 def _lookup(name: str, entry: Mapping[str, Any], path: str) -> KernelFamily:
     from aclcore.registry import get_family
 
@@ -144,10 +157,10 @@ def layers_from_state_dict(state_dict: object, *, limits: ExportLimits | None = 
                    and "." + _SUFFIX not in "." + k[len(prefix):]}
         if prefix == "":  # a single layer: every key belongs to it
             tensors = {k: v for k, v in state_dict.items() if k != _SUFFIX}
-        bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)
-               or v.dtype not in DTYPES.values()]
-        if bad:
-            r.fail(f"{where}[{prefix + bad[0]!r}]", "expected a floating-point tensor")
+        for name, value in tensors.items():
+            problem = _tensor_problem(value)
+            if problem:
+                r.fail(f"{where}[{prefix + name!r}]", problem)
         dtypes = {v.dtype for v in tensors.values()}
         if len(dtypes) != 1:
             r.fail(key, f"the layer's tensors have {len(dtypes)} dtypes; expected one")

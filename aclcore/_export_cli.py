@@ -2,10 +2,11 @@
 
 SOURCE is an aclcore checkpoint (:func:`aclcore.checkpoint.save_checkpoint`), a plain
 ``torch.save(model.state_dict())`` file, a training run directory (holding
-``checkpoint.pt``) or a JSON export (``*.json``). Everything is read without running code from
-it. JSON, LaTeX and Python go to stdout unless ``-o`` names a file; the Markdown card needs
-``-o`` as a directory (it writes ``card.md`` and PNGs there). ``--json`` prints a report
-(source, format, layer paths, files written, and the text itself when there is no ``-o``).
+``checkpoint.pt``) or a JSON export (``*.json``, or any file that starts with ``{``).
+Everything is read without running code from it. JSON, LaTeX and Python go to stdout unless
+``-o`` names a file (an existing directory is refused); the Markdown card needs ``-o`` as a
+directory (it writes ``card.md`` and PNGs there). ``--json`` prints a report (source,
+format, layer paths, files written, and the text itself when there is no ``-o``).
 
 Module-level imports are light (``acl --help`` must stay fast); the work is imported lazily.
 """
@@ -20,6 +21,7 @@ from typing import Any
 __all__ = ["add_export_command", "cmd_export", "load_source"]
 
 FORMATS = ("json", "latex", "md", "py")
+_SUFFIXES = {"json": "json", "latex": "tex", "py": "py"}
 
 
 def add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +35,8 @@ def add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "formula card with PNG kernel grids; needs -o DIR) or py (a standalone module "
         "regenerating the kernel banks). Nothing from SOURCE is executed.",
     )
-    p.add_argument("source", metavar="SOURCE", help="checkpoint file, run directory or .json")
+    p.add_argument("source", metavar="SOURCE", help="checkpoint file, run directory or JSON "
+                   "export")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format "
                    "(default json)")
     p.add_argument("-o", "--output", metavar="PATH",
@@ -47,19 +50,44 @@ def add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def load_source(source: str) -> Any:
-    """The analytic layers in ``source`` (a Checkpoint, or what ``from_json`` returns)."""
-    from aclcore.checkpoint import load_checkpoint, resolve_source
+    """The analytic layers in ``source`` (a Checkpoint, or what ``from_json`` returns).
+
+    A file is read as a JSON export when its name ends in ``.json`` or its first non-blank
+    character is ``{`` (torch files never start so); otherwise as a checkpoint.
+    """
+    from aclcore.checkpoint import load_checkpoint, looks_like_json, resolve_source
     from aclcore.errors import ExportError
-    from aclcore.export import from_json
+    from aclcore.export import ExportLimits, from_json
 
     path = Path(source)
-    if path.suffix.lower() == ".json" and path.is_file():
+    if path.is_file() and (path.suffix.lower() == ".json" or looks_like_json(path)):
+        limit = ExportLimits().max_chars
         try:
+            if path.stat().st_size > limit:
+                raise ExportError(f"{source}: the JSON export is larger than the limit "
+                                  f"({limit} bytes)")
             text = path.read_bytes()
         except OSError as err:
             raise ExportError(f"{source}: cannot read: {err}") from None
         return from_json(text)
     return load_checkpoint(resolve_source(path))
+
+
+def _write(output: str, text: str, fmt: str) -> Path:
+    """Write ``text`` to the file ``output`` (creating its directory); ExportError otherwise."""
+    from aclcore._export_schema import make_directory
+    from aclcore.errors import ExportError
+
+    out = Path(output)
+    if out.is_dir():
+        raise ExportError(f"-o {output} is a directory; --format {fmt} writes one file: give "
+                          f"its name, e.g. -o {out / ('model.' + _SUFFIXES[fmt])}")
+    make_directory(out.parent, f"the {fmt} export", f"-o {output}")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ExportError(f"-o {output}: cannot write the file: {err.strerror or err}") from None
+    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -91,10 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             text = export.to_python(model)
         if args.output:
-            out = Path(args.output)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-            report["files"] = [str(out)]
+            report["files"] = [str(_write(args.output, text, args.format))]
             text = None
     if args.json:
         print(json.dumps({**report, "text": text}, indent=2))

@@ -33,9 +33,8 @@ FORMAT = "aclcore.export"
 VERSION = 1
 
 
-# an array of numbers, literals and simple names (no spaces inside): written on one line
-_ITEM = r'(?:-?[0-9.eE+-]+|"[A-Za-z0-9_.:]*"|true|false|null)'
-_SHORT_ARRAY = re.compile(rf"\[\s*(?:{_ITEM}(?:\s*,\s*{_ITEM})*)?\s*\]")
+# an array of numbers, literals and simple names is written on one line
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9_.:]*")
 
 
 def functions_for(expr: sp.Basic) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -149,7 +148,28 @@ def to_json(obj: object, *, indent: int | None = 1, kernels: bool = True) -> str
             spec["data"] = stash(spec["data"])
         if "kernels" in layer:
             layer["kernels"] = [stash(entry) for entry in layer["kernels"]]
-    text = _SHORT_ARRAY.sub(lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "),
-                            json.dumps(doc, indent=indent, allow_nan=False))
+    text = json.dumps(_short_arrays(doc, compact, token), indent=indent, allow_nan=False)
     pattern = re.compile(f'"{re.escape(token)}([0-9]+)@@"')
     return pattern.sub(lambda m: compact[int(m.group(1))], text)
+
+
+def _is_short_item(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SIMPLE_NAME.fullmatch(value) is not None
+    return value is None or isinstance(value, (bool, int, float))
+
+
+def _short_arrays(node: Any, compact: list[str], token: str) -> Any:
+    """``node`` with every array of numbers, literals and simple names stashed in ``compact``.
+
+    The arrays are replaced structurally (never by rewriting the serialised text), so the
+    contents of strings are written exactly as they are.
+    """
+    if isinstance(node, dict):
+        return {key: _short_arrays(value, compact, token) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        if node and all(_is_short_item(item) for item in node):
+            compact.append(json.dumps(list(node), separators=(", ", ":"), allow_nan=False))
+            return f"{token}{len(compact) - 1}@@"
+        return [_short_arrays(item, compact, token) for item in node]
+    return node

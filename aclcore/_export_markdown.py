@@ -18,6 +18,7 @@ import torch
 
 from aclcore._export_collect import FamilyInfo, LayerFormulas, collect
 from aclcore._export_latex import rounded
+from aclcore._export_schema import make_directory
 from aclcore.errors import ConfigError, ExportError
 from aclcore.viz import save_kernel_grid
 
@@ -129,7 +130,7 @@ def to_markdown(obj: object, out_dir: str | os.PathLike[str], *, precision: int 
         raise ConfigError(f"compare names layers {unknown} that are not analytic layers of the "
                           f"model ({', '.join(repr(lf.path) for lf in layers)})")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out, "the formula card (card.md and PNG files)")
     heading = title or f"Formula card: {type(getattr(obj, 'module', obj)).__name__}"
     total = sum(len(lf.kernels) for lf in layers)
     lines = [f"# {heading}", "",
@@ -164,6 +165,10 @@ def to_markdown(obj: object, out_dir: str | os.PathLike[str], *, precision: int 
             lines += ["### Free kernels", "",
                       f"{free} output channel(s) hold ordinary learned kernels (no formula).", ""]
     path = out / CARD
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    try:
+        path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    except OSError as err:
+        raise ExportError(f"{path}: cannot write the formula card: {err.strerror or err}; "
+                          "choose another directory") from None
     return path
 

@@ -6,6 +6,7 @@ non-finite floats, over-long integer literals and duplicate keys; the nesting de
 (the C decoder's recursion guard, then an iterative walk). Every field is then checked for its
 type and range, and every problem raises :class:`~aclcore.errors.ExportError` naming the JSON
 path of the offending field, e.g. ``layers[0].families[1].params[2].constraint``.
+:func:`make_directory` creates the output directories of the writers.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
 from aclcore.errors import ExportError
 
-__all__ = ["DTYPES", "ExportLimits", "Reader", "load_json"]
+__all__ = ["DTYPES", "ExportLimits", "Reader", "load_json", "make_directory"]
 
 #: dtype names a document may use for tensors (name -> torch dtype).
 DTYPES: dict[str, torch.dtype] = {
@@ -305,3 +307,22 @@ def _listify(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_listify(v) for v in value]
     return value
+
+
+def make_directory(path: Path, what: str, target: object = None) -> None:
+    """Create the directory ``path`` (and its parents) to write ``what`` (to ``target``) into.
+
+    Raises:
+        ExportError: ``path`` or one of its parents exists and is not a directory, or the
+            directory cannot be created (naming ``target``, default ``path``, and the cause).
+    """
+    target = path if target is None else target
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise ExportError(f"{target}: cannot write {what} there: {part} exists and is not "
+                              "a directory; choose another path or move the file away")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"{target}: cannot create the directory {path} for {what}: "
+                          f"{err.strerror or err}") from None

@@ -135,11 +135,25 @@ def resolve_source(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def looks_like_json(path: Path) -> bool:
+    """Whether the file ``path`` starts (after blanks) with ``{``: a JSON document."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"{")
+
+
 def _read(path: Path, limits: ExportLimits) -> Any:
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise ExportError(f"{path}: {size} bytes is larger than the limit "
                           f"({limits.max_file_bytes})")
+    if looks_like_json(path):
+        raise ExportError(f"{path}: this is a JSON document, not a torch checkpoint; read a "
+                          "JSON export with aclcore.export.from_json (acl export reads it as "
+                          "SOURCE)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types; nothing was executed (weights_only)

@@ -163,6 +163,12 @@ def cmd_families(args: argparse.Namespace) -> int:
 
 
 # -- acl show -------------------------------------------------------------------------------
+#: ``acl show --size``: at most this many taps in all ...
+_MAX_SHOW_TAPS = 2**20
+#: ... so at most this many along each axis, by the family's number of dimensions.
+_MAX_SHOW_SIZE = {1: 1024, 2: 1024, 3: 101}
+
+
 def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "show",
@@ -173,10 +179,12 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("name", metavar="NAME", help="family name (see acl families)")
     p.add_argument("--size", type=int, default=None,
-                   help="kernel size along every axis (default 15 for 1-D, 7 otherwise)")
+                   help="kernel size along every axis (default 15 for 1-D, 7 otherwise; at "
+                   "most 1024, or 101 for 3-D)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set an AKP (repeatable), e.g. --param sigma=2")
-    p.add_argument("--png", metavar="PATH", help="also write the kernel as a PNG")
+    p.add_argument("--png", metavar="PATH", help="also write the kernel as a PNG (.png is "
+                   "added when PATH has no suffix)")
     p.add_argument("--json", action="store_true", help="print JSON (formula and values)")
     p.set_defaults(run=cmd_show)
 
@@ -208,8 +216,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     family = get_family(args.name)
     size = args.size if args.size is not None else (15 if family.ndim == 1 else 7)
-    if size < 1:
-        raise ConfigError(f"--size must be a positive int, got {size}")
+    largest = _MAX_SHOW_SIZE[family.ndim]
+    if not 1 <= size <= largest:
+        raise ConfigError(f"--size must be a positive int of at most {largest} for a "
+                          f"{family.ndim}-D family (at most {_MAX_SHOW_TAPS} taps in all), "
+                          f"got {size}")
     values = typical_values(family)
     values.update(_parse_assignments(args.param, family.param_names))
     for name, value in values.items():
@@ -220,12 +231,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     kernel = sample_kernels(family, params, size, dtype=torch.float64)[0, 0]
     info = family_info(family.name)
     akps = ", ".join(f"{n}={v:g}" for n, v in values.items()) or "none"
+    png = None
     if args.png:
-        save_kernel_grid(kernel[None, None], args.png, [family.name], ndim=family.ndim,
-                         title=akps)
+        png = str(save_kernel_grid(kernel[None, None], args.png, [family.name],
+                                   ndim=family.ndim, title=akps))
     if args.json:
         _print_json({**info, "akps": values, "size": size, "kernel": kernel.tolist(),
-                     "png": args.png})
+                     "png": png})
         return 0
     print(f"{family.name}: {family.description}" if family.description else family.name)
     print(f"formula: {info['formula']}")
@@ -235,8 +247,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     slice_note = ", central z slice" if family.ndim == 3 else ""
     print(f"kernel {shape} (normalize {family.normalize}{slice_note}):")
     print(text_preview(kernel))
-    if args.png:
-        print(f"wrote {args.png}")
+    if png:
+        print(f"wrote {png}")
     return 0
 
 

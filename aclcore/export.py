@@ -212,6 +212,8 @@ def to_markdown(model_or_layer: object, out_dir: str | os.PathLike[str], *,
 
     Raises:
         AclError: matplotlib is missing. ConfigError: a ``compare`` entry does not fit.
+        ExportError: ``out_dir`` (or one of its parents) is an existing file, or it cannot
+            be written.
     """
     return _to_markdown(model_or_layer, out_dir, precision=precision, title=title,
                         compare=compare, compare_names=compare_names, formulas=formulas,

@@ -67,7 +67,8 @@ def save_kernel_grid(
         kernels: ``(n, *k)`` (laid out in a near-square grid) or ``(n, m, *k)`` (``n`` rows,
             ``m`` columns, e.g. output x input channels). 2-D kernels are images, 1-D kernels
             line plots over the tap offsets, 3-D kernels their central ``z`` slice.
-        path: the file to write.
+        path: the file to write; its suffix picks the format (``.png``, ``.svg``, ``.pdf``,
+            ...), ``.png`` is added when it has none.
         titles: one title per kernel, in row-major order.
         ndim: spatial dimensions; inferred from ``kernels.dim()`` when omitted (2: 1-D,
             3 and 4: 2-D, 5: 3-D), pass it for ``(n, kD, kH, kW)`` or ``(n, m, k)``.
@@ -76,11 +77,13 @@ def save_kernel_grid(
         dpi: resolution.
 
     Returns:
-        The path written.
+        The path written (``path``, with ``.png`` added when it had no suffix).
 
     Raises:
-        AclError: matplotlib is not installed.
-        ConfigError: ``kernels`` has an unsupported shape, or ``titles`` the wrong length.
+        AclError: matplotlib is not installed, or the file cannot be written (e.g. its
+            directory does not exist).
+        ConfigError: ``kernels`` has an unsupported shape, ``titles`` the wrong length,
+            ``path`` is a directory or has a suffix matplotlib cannot write.
     """
     try:
         from matplotlib.figure import Figure
@@ -94,6 +97,7 @@ def save_kernel_grid(
         raise ConfigError(f"got {len(titles)} titles for {count} kernels")
     fig = Figure(figsize=(2.4 * cols + 0.6, 2.2 * rows + (0.6 if title else 0.2)), dpi=dpi,
                  layout="constrained")
+    out, fmt = _target(Path(path), fig.canvas.get_supported_filetypes())
     axes = fig.subplots(rows, cols, squeeze=False)
     for index in range(rows * cols):
         ax: Any = axes[index // cols][index % cols]
@@ -110,9 +114,26 @@ def save_kernel_grid(
         ax.set_title(label, fontsize=9)
     if title:  # wrapped to the figure's width (about 11 characters per inch at 9 pt)
         fig.suptitle(textwrap.fill(title, max(24, int(fig.get_figwidth() * 11))), fontsize=9)
-    out = Path(path)
-    fig.savefig(out)
+    try:
+        fig.savefig(out, format=fmt)
+    except OSError as err:
+        raise AclError(f"cannot write the kernel picture {out}: {err.strerror or err}; check "
+                       "that its directory exists and is writable") from None
     return out
+
+
+def _target(out: Path, formats: dict[str, str]) -> tuple[Path, str]:
+    """The file to write for ``out`` and its format (PNG when ``out`` has no suffix)."""
+    if out.is_dir():
+        raise ConfigError(f"{out} is a directory: give the picture's file name, e.g. "
+                          f"{out / 'kernels.png'}")
+    fmt = out.suffix[1:].lower()
+    if not fmt:
+        return out.with_name(out.name + ".png"), "png"
+    if fmt not in formats:
+        raise ConfigError(f"{out}: matplotlib cannot write {out.suffix!r} files; use .png (or "
+                          f"one of {', '.join('.' + f for f in sorted(formats))})")
+    return out, fmt
 
 
 def _draw(ax: Any, fig: Any, kernel: torch.Tensor, ndim: int, cmap: str) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 from aclcore import AnalyticConv2d
 from aclcore.checkpoint import RUN_CHECKPOINT, Checkpoint, load_checkpoint, save_checkpoint
 from aclcore.errors import ConfigError, ExportError, UnknownFamilyError
-from aclcore.export import LayerDict
+from aclcore.export import LayerDict, to_json
 from aclcore.registry import Registry
 
 
@@ -157,3 +157,12 @@ def test_metadata_must_be_plain(registry: Registry, tmp_path: Path) -> None:
         save_checkpoint(layer, tmp_path / "x.pt", table={1: 2})
     path = save_checkpoint(layer, tmp_path / "x.pt", shape=(1, 2))
     assert load_checkpoint(path).metadata == {"shape": [1, 2]}
+
+
+def test_a_json_export_is_recognised(registry: Registry, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "model.txt"
+    path.write_text("\n  " + to_json(AnalyticConv2d(1, 2, 3, families=gauss())))
+    with pytest.raises(ExportError, match=r"model.txt: this is a JSON document, not a torch "
+                                          r"checkpoint; read a JSON export with .*from_json"):
+        load_checkpoint(path)

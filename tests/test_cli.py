@@ -103,6 +103,22 @@ def test_show_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_show_names_the_png_it_wrote_and_refuses_bad_paths(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    aclcore.register_family(BLOB)
+    code, out, _ = run(capsys, "show", "blob", "--png", str(tmp_path / "blob"))
+    assert code == 0 and out.endswith(f"wrote {tmp_path / 'blob.png'}\n")
+    assert run_json(capsys, "show", "blob", "--png", str(tmp_path / "b"))["png"] == str(
+        tmp_path / "b.png")
+    for png, message in [(tmp_path, "is a directory: give the picture's file name"),
+                         (tmp_path / "blob.txt", "matplotlib cannot write '.txt' files"),
+                         (tmp_path / "nodir" / "b.png", "cannot write the kernel picture")]:
+        code, out, err = run(capsys, "show", "blob", "--png", str(png))
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert err.startswith("acl: error: ") and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.png", "blob.png"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -111,6 +127,7 @@ def test_show_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
         (["show", "blob", "--param", "s=big"], "is not a number"),
         (["show", "blob", "--param", "t=5"], "outside its constraint"),
         (["show", "blob", "--size", "0"], "--size must be a positive int"),
+        (["show", "blob", "--size", "1025"], "at most 1024 for a 2-D family"),
     ],
 )
 def test_errors_print_one_line_and_exit_2(

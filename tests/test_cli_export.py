@@ -16,7 +16,8 @@ from torch import nn
 
 from aclcore import KernelFamily, cli
 from aclcore.checkpoint import RUN_CHECKPOINT, save_checkpoint
-from aclcore.export import from_json
+from aclcore.errors import ExportError
+from aclcore.export import from_json, to_markdown
 from aclcore.registry import Registry, use_registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -149,6 +150,42 @@ def test_missing_and_hostile_sources_fail_cleanly(tmp_path: Path,
     assert code == 2 and "unsupported format version 9" in err
     code, _, err = _export([str(tmp_path / "bad.json"), "--precision", "0"], capsys)
     assert code == 2 and "--precision" in err
+
+
+@pytest.mark.parametrize("fmt", ["json", "latex", "py"])
+def test_an_output_directory_is_refused_for_one_file(
+        trained: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        fmt: str) -> None:
+    code, out, err = _export([str(trained["run"]), "--format", fmt, "-o", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"acl: error: -o {tmp_path} is a directory; --format {fmt} writes one file" in err
+
+
+def test_an_existing_file_where_a_directory_is_needed_is_refused(
+        trained: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    message = f"{blocker} exists and is not a directory"
+    for args in (["--format", "md", "-o", str(blocker)],
+                 ["--format", "md", "-o", str(blocker / "card")],
+                 ["-o", str(blocker / "x.json")]):
+        code, out, err = _export([str(trained["run"]), *args], capsys)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert err.startswith("acl: error: ") and args[-1] in err and message in err
+    with pytest.raises(ExportError, match=f"{blocker}: cannot write the formula card"):
+        to_markdown(trained["model"], blocker)
+    assert blocker.read_text() == "keep me"
+
+
+def test_a_json_export_is_recognised_by_its_content(
+        trained: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, _ = _export([str(trained["run"]), "-o", str(tmp_path / "m.txt")], capsys)
+    assert code == 0
+    code, out, err = _export([str(tmp_path / "m.txt"), "--format", "latex"], capsys)
+    assert code == 0 and err == "" and "\\begin{longtable}" in out
+    (tmp_path / "m.txt").write_text(" {not json")
+    code, _, err = _export([str(tmp_path / "m.txt")], capsys)
+    assert code == 2 and "unpickle" not in err and "JSON" in err
 
 
 def test_the_docs_card_script_runs(trained: dict[str, Any], tmp_path: Path,

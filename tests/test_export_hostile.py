@@ -243,6 +243,23 @@ def test_hostile_extra_states_are_refused(tmp_path: Path, edit: dict[str, Any],
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize(("key", "make", "match"), [
+    ("free_weight", lambda t: t.to_sparse(), r"\['free_weight'\]: expected a dense tensor, "
+                                             r"got layout torch.sparse_coo"),
+    ("bias", lambda t: torch.empty_like(t, device="meta"),
+     r"\['bias'\]: expected a tensor with data, got one on the 'meta' device"),
+    ("bias", lambda t: torch.zeros_like(t, dtype=torch.int64), r"\['bias'\]: expected a float"),
+])
+def test_tensors_without_dense_cpu_data_are_refused(tmp_path: Path, key: str, make: Any,
+                                                    match: str) -> None:
+    state = AnalyticConv2d(1, 2, 3, families="free").state_dict()
+    state[key] = make(state[key])
+    path = tmp_path / "plain.pt"
+    torch.save(state, path)
+    with pytest.raises(ExportError, match=match):
+        load_checkpoint(path)
+
+
 def test_unreadable_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "text.pt").write_text("hello")
     with pytest.raises(ExportError, match="not a readable torch checkpoint"):

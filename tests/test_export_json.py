@@ -199,6 +199,27 @@ def test_family_definitions_round_trip_completely() -> None:
     _same(layer, back)
 
 
+@pytest.mark.parametrize("indent", [1, 4])
+def test_strings_that_look_like_arrays_are_written_exactly(indent: int) -> None:
+    sigma = sp.Symbol("sigma", real=True)
+    x, y = sp.symbols("x y", real=True)
+    texts = ["values [0,  1,2] pixels", "in [1,2]", '[ "a" ,  true,null ]', "[3]\n[ 4 ,5 ]"]
+    family = KernelFamily(
+        "bracketed", sp.exp(-(x**2 + y**2) / (2 * sigma**2)), (x, y),
+        [Param(sigma, init=1.5, constraint="positive", description=texts[1])],
+        description=" | ".join(texts))
+    torch.manual_seed(0)
+    text = to_json(AnalyticConv2d(1, 2, 3, families=family), indent=indent)
+    assert '"kernel_size": [3, 3],' in text  # short arrays are still written on one line
+    block = json.loads(text)["layers"][0]["families"][0]
+    assert block["description"] == family.description
+    assert block["params"][0]["description"] == texts[1]
+    back = from_json(text)
+    assert isinstance(back, AnalyticConv2d)
+    assert back.kernel_families["bracketed"].description == family.description
+    assert back.kernel_families["bracketed"].params[0].description == texts[1]
+
+
 def test_formulas_round_trip_through_the_parser_exactly() -> None:
     for family in _families():
         layer = _layer(family)

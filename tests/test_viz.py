@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aclcore.errors import ConfigError
+from aclcore.errors import AclError, ConfigError
 from aclcore.grid import kernel_grid
 from aclcore.viz import save_kernel_grid, text_preview
 
@@ -37,6 +37,20 @@ def test_unsupported_shapes_are_rejected(tmp_path: Path) -> None:
         save_kernel_grid(torch.randn(5), tmp_path / "bad.png")
     with pytest.raises(ConfigError, match="must be a tensor"):
         save_kernel_grid([[1.0]], tmp_path / "bad.png")  # type: ignore[arg-type]
+
+
+def test_the_path_written_is_returned_and_bad_paths_are_refused(tmp_path: Path) -> None:
+    kernels = torch.randn(2, 3, 3)
+    assert save_kernel_grid(kernels, tmp_path / "plain") == tmp_path / "plain.png"
+    assert (tmp_path / "plain.png").read_bytes()[:8] == PNG
+    assert save_kernel_grid(kernels, tmp_path / "k.svg").read_text().find("<svg") >= 0
+    with pytest.raises(ConfigError, match=r"is a directory: give the picture's file name"):
+        save_kernel_grid(kernels, tmp_path)
+    with pytest.raises(ConfigError, match=r"k.txt: matplotlib cannot write '.txt' files"):
+        save_kernel_grid(kernels, tmp_path / "k.txt")
+    with pytest.raises(AclError, match=r"cannot write the kernel picture .*nodir/k.png"):
+        save_kernel_grid(kernels, tmp_path / "nodir" / "k.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.svg", "plain.png"]
 
 
 def test_text_preview_follows_the_grid_convention() -> None:
