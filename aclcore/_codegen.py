@@ -19,7 +19,6 @@ import sympy as sp
 import torch
 
 from aclcore import _special
-from aclcore._formula_guard import Deadline, Overtime
 from aclcore.translate import lookup
 
 __all__ = ["Emitter", "Scope"]
@@ -121,6 +120,8 @@ class Emitter:
         return var
 
     def _number(self, expr: sp.Basic) -> str:
+        from aclcore._formula_guard import Deadline, Overtime  # first use, not at import
+
         try:
             if isinstance(expr, sp.Integer):
                 return repr(float(int(expr)))

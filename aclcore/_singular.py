@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from aclcore._formula_guard import Deadline, Overtime
-
 __all__ = ["LIMIT_SECONDS", "removable_singularities"]
 
 #: Seconds the search for removable singularities (SymPy limits) may take per expression.
@@ -102,6 +100,8 @@ def removable_singularities(
     ]
     if not singular:
         return found
+    from aclcore._formula_guard import Deadline, Overtime  # first use, not at import
+
     try:
         with Deadline(LIMIT_SECONDS):
             for subset in singular:
