@@ -138,3 +138,15 @@ def test_unsupported_parts_are_all_reported() -> None:
     assert "imaginary" in text
     assert "integer order" in text
     assert "must be a numeric constant" in text
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_besselj_is_exact_at_zero_and_has_exact_parity(dtype: torch.dtype) -> None:
+    # Heaviside(besselj(1, 0)) is 1/2 in SymPy: J_n(0) must be exactly 0 (n >= 1), not 1e-16
+    from aclcore._special import besselj
+
+    zero = torch.zeros(1, dtype=dtype)
+    xs = torch.linspace(0.01, 24.9, 97, dtype=dtype)
+    for n in range(-20, 21):
+        assert besselj(n, zero).item() == (1.0 if n == 0 else 0.0), n
+        assert torch.equal(besselj(n, -xs), (-1) ** (n % 2) * besselj(n, xs)), n
