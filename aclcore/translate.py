@@ -329,8 +329,9 @@ def unsupported_parts(expr: sp.Basic, *, defer_unknown_functions: bool = False) 
                     report(f"{node}: argument {pos + 1} of {name} must be a numeric constant")
             if row.name == "besselj":
                 order = node.args[0]
+                integral = order.is_integer or (order.is_Float and float(order).is_integer())
                 if order.is_number and not (
-                    order.is_integer and abs(int(order)) <= _special.MAX_BESSEL_ORDER
+                    integral and abs(int(order)) <= _special.MAX_BESSEL_ORDER
                 ):
                     report(f"{node}: besselj needs an integer order |n| <= 20, got {order}")
         else:

@@ -150,3 +150,17 @@ def test_besselj_is_exact_at_zero_and_has_exact_parity(dtype: torch.dtype) -> No
     for n in range(-20, 21):
         assert besselj(n, zero).item() == (1.0 if n == 0 else 0.0), n
         assert torch.equal(besselj(n, -xs), (-1) ** (n % 2) * besselj(n, xs)), n
+
+
+def test_besselj_accepts_an_integral_float_order_and_refuses_others() -> None:
+    from aclcore import FamilyError, KernelFamily, Param, compile_family
+    from aclcore.grid import kernel_grid
+
+    grid = kernel_grid(7, dtype=torch.float64)
+    akp = {"a": torch.tensor(1.3, dtype=torch.float64)}
+    as_float = compile_family(KernelFamily("bf", "besselj(2.0, a*x)", ("x",), [Param("a", 1.0)]))
+    as_int = compile_family(KernelFamily("bi", "besselj(2, a*x)", ("x",), [Param("a", 1.0)]))
+    assert torch.equal(as_float(grid, akp), as_int(grid, akp))
+    for order in ("1.5", "21.0"):
+        with pytest.raises(FamilyError, match="besselj needs an integer order"):
+            KernelFamily("bb", f"besselj({order}, a*x)", ("x",), [Param("a", 1.0)])
