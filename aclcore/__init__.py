@@ -9,11 +9,9 @@ Importing aclcore loads no plugin; plugins load lazily on the first family look-
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from aclcore._plugin_report import AclPluginWarning
-from aclcore.compiler import CompiledFamily, compile_family
+from aclcore.compile import CompiledFamily, compile_family
 from aclcore.errors import (
     AclError,
     CompileError,
@@ -25,20 +23,22 @@ from aclcore.errors import (
     PluginError,
     UnknownFamilyError,
 )
-from aclcore.family import KernelFamily, Param
 from aclcore.hookspecs import hookimpl
-from aclcore.registry import families, get_family, register_family, register_function
+from aclcore.plugins import (
+    AclPluginWarning,
+    families,
+    get_family,
+    register_family,
+    register_function,
+)
+from aclcore.symbolic import KernelFamily, Param
+from aclcore.version import __version__
 
 if TYPE_CHECKING:
     from aclcore import checkpoint as checkpoint
     from aclcore import export as export
     from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d
-    from aclcore.parse import parse_formula
-
-try:
-    __version__ = version("aclcore")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+    from aclcore.symbolic.parse import parse_formula
 
 # Imported on first access, so that ``import aclcore`` + plugin discovery stay cheap.
 _LAZY_MODULES = ("checkpoint", "export")
@@ -46,7 +46,7 @@ _LAZY_NAMES = {
     "AnalyticConv1d": "aclcore.nn",
     "AnalyticConv2d": "aclcore.nn",
     "AnalyticConv3d": "aclcore.nn",
-    "parse_formula": "aclcore.parse",
+    "parse_formula": "aclcore.symbolic.parse",
 }
 
 

@@ -28,7 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     import torch
 
-    from aclcore.family import KernelFamily
+    from aclcore.symbolic.family import KernelFamily
 
 __all__ = [
     "PROJECT_NAME",

@@ -33,20 +33,21 @@ import hypothesis.strategies as st
 import sympy as sp
 import torch
 
-from aclcore._plugin_checks import typical_values
-from aclcore.compiler import compile_family
-from aclcore.constraints import Interval, Positive
+from aclcore.compile.compiler import compile_family
 from aclcore.errors import AclError
-from aclcore.family import KernelFamily, Param
-from aclcore.grid import kernel_grid
+from aclcore.nn.grid import kernel_grid
 from aclcore.plugins import (
     AclPluginWarning,
+    Registry,
     discover_entry_points,
     formula_functions,
     plugin_loader,
     plugin_report,
+    use_registry,
 )
-from aclcore.registry import Registry, use_registry
+from aclcore.plugins.checks import typical_values
+from aclcore.symbolic.constraints import Interval, Positive
+from aclcore.symbolic.family import KernelFamily, Param
 
 __all__ = [
     "akp_domain",
@@ -237,7 +238,7 @@ def check_formula_round_trip(family: KernelFamily) -> None:
 
     Plugin functions of the current registry are known to both (:func:`formula_functions`).
     """
-    from aclcore.parse import formula_to_string, parse_formula
+    from aclcore.symbolic.parse import formula_to_string, parse_formula
 
     expr = family.sympy_expr
     functions = formula_functions()

@@ -22,8 +22,8 @@ import sympy as sp
 import torch
 
 from aclcore import KernelFamily, Param, compile_family
-from aclcore.compiler import clear_cache
-from aclcore.grid import kernel_grid
+from aclcore.compile.compiler import clear_cache
+from aclcore.nn.grid import kernel_grid
 
 x, y = sp.symbols("x y", real=True)
 sigma, lam, theta, psi = sp.symbols("sigma lambda theta psi", real=True)

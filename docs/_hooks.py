@@ -1,7 +1,7 @@
 """mkdocs hooks: generate reference tables from the code so the docs cannot drift.
 
 A page containing ``<!-- generated:NAME -->`` gets that marker replaced by the output of
-``aclcore._docgen.NAME()``; ``<!-- include:PATH -->`` is replaced by the file at ``PATH``
+``aclcore.symbolic.reference.NAME()``; ``<!-- include:PATH -->`` is replaced by the file at ``PATH``
 (relative to the repository root) as a fenced code block, so tutorials show real code. A
 missing file fails the build.
 """
@@ -28,7 +28,7 @@ def include(path: str) -> str:
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    from aclcore import _docgen
+    from aclcore.symbolic import reference as _docgen
 
     def replace(match: re.Match[str]) -> str:
         return str(getattr(_docgen, match.group(1))())

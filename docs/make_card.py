@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from aclcore import AnalyticConv2d, KernelFamily
-from aclcore.checkpoint import load_checkpoint, save_checkpoint
 from aclcore.export import to_markdown
+from aclcore.export.checkpoint import load_checkpoint, save_checkpoint
 from aclcore.nn import param_groups
 
 OUT = Path(__file__).parent / "card"

@@ -18,8 +18,8 @@ import sympy as sp
 import torch
 
 from aclcore import KernelFamily, Param
-from aclcore.functional import sample_kernels
-from aclcore.grid import cell_quadrature, kernel_grid
+from aclcore.nn.functional import sample_kernels
+from aclcore.nn.grid import cell_quadrature, kernel_grid
 
 OUT = Path(__file__).parent / "img" / "grid_convention.png"
 

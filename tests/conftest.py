@@ -1,13 +1,27 @@
-"""Shared fixtures: a fresh registry per test, dtype/device parametrisation."""
+"""Shared fixtures: a fresh registry per test, dtype/device parametrisation; test profiles.
+
+Property tests are derandomized by default (the ``ci`` hypothesis profile), so the README's
+test command gives the same answer on every run and machine. ``ACL_HYPOTHESIS_PROFILE=explore``
+draws fresh random examples, more of them, for local bug hunting; what it finds is pinned as
+explicit ``@example`` cases.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 import torch
+from hypothesis import settings
 
-from aclcore.registry import Registry, use_registry
+from aclcore.plugins import Registry, use_registry
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("ACL_HYPOTHESIS_PROFILE", "ci"))
+
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

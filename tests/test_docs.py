@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from aclcore import _docgen
-from aclcore.registry import Registry, use_registry
+from aclcore.plugins.registry import Registry, use_registry
+from aclcore.symbolic import reference as _docgen
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted(DOCS.glob("*.md"))

@@ -7,12 +7,12 @@ import math
 import pytest
 import sympy as sp
 import torch
-from plugin_helpers import ep, family, plugin
+from helpers.plugins import ep, family, plugin
 
 import aclcore
 from aclcore import KernelFamily, Param
 from aclcore import testing as T
-from aclcore.registry import Registry, current_registry
+from aclcore.plugins.registry import Registry, current_registry
 
 x, y, z, a, s = sp.symbols("x y z a s", real=True)
 GAUSS_2D = KernelFamily("g2", sp.exp(-(x**2 + y**2) / (2 * s**2)), ("x", "y"),
@@ -108,7 +108,8 @@ def test_torch_compile_check_catches_graph_breaks() -> None:
 
 def test_round_trip_check_compares_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     T.check_formula_round_trip(GAUSS_2D)
-    monkeypatch.setattr("aclcore.parse.formula_to_string", lambda expr, functions=None: "x*s")
+    monkeypatch.setattr("aclcore.symbolic.parse.formula_to_string",
+                        lambda expr, functions=None: "x*s")
     with pytest.raises(AssertionError, match="formula round trip"):
         T.check_formula_round_trip(GAUSS_2D)
 

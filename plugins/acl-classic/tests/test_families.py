@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 
 from aclcore import KernelFamily, compile_family
-from aclcore.grid import kernel_grid
+from aclcore.nn.grid import kernel_grid
 from aclcore.testing import assert_family_ok, plugin_registry
 
 FAMILIES = {f.name: f for f in acl_classic.FAMILIES}

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 import torch
 
-from aclcore.grid import kernel_grid
+from aclcore.nn.grid import kernel_grid
 from aclcore.testing import assert_family_ok, plugin_registry
 
 
