@@ -11,6 +11,7 @@ __all__ = [
     "AclError",
     "CompileError",
     "ConfigError",
+    "DataError",
     "ExportError",
     "FamilyError",
     "FamilyParseError",
@@ -93,3 +94,7 @@ class ConfigError(AclError, ValueError):
 
 class ExportError(AclError, ValueError):
     """An export cannot be produced or an exported document cannot be read back safely."""
+
+
+class DataError(AclError, ValueError):
+    """A data set is missing, corrupt or tampered with; the message says how to get it."""

@@ -18,7 +18,7 @@ from aclcore.errors import AclError, ExportError, ParseError
 from aclcore.export.collect import functions_for
 from aclcore.export.rebuild import CLASSES, build_layer, check_sizes, read_options
 from aclcore.export.schema import DTYPES, FORMAT, VERSION, ExportLimits, Reader, load_json
-from aclcore.nn.config import CONFIG_FIELDS
+from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.layers import AnalyticConvNd
 from aclcore.nn.state import family_fingerprint
 from aclcore.plugins.provenance import record_text
@@ -32,8 +32,8 @@ _PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 _FAMILY_KEYS = ("name", "expr", "coords", "params", "description", "normalize", "symmetries",
                 "constant_along", "functions", "provenance", "fingerprint")
 _INFO_KEYS = ("latex", "singularities")
-_CONFIG_KEYS = (*(name for name, _ in CONFIG_FIELDS), "bias", "dtype", "check_finite", "mosaic",
-                "normalize")
+_CONFIG_KEYS = (*(name for name, _ in CONFIG_FIELDS if name not in OPTIONAL_FIELDS), "bias",
+                "dtype", "check_finite", "mosaic", "normalize")
 
 
 def warn_if_installed_differs(family: KernelFamily, prov: Mapping[str, Any], where: str) -> None:
@@ -159,7 +159,7 @@ def _family(r: Reader, value: object, path: str, ndim: int) -> tuple[KernelFamil
 
 def _config(r: Reader, value: object, path: str, ndim: int) -> dict[str, Any]:
     lim = r.limits
-    c = r.obj(value, path, _CONFIG_KEYS)
+    c = r.obj(value, path, _CONFIG_KEYS, OPTIONAL_FIELDS)
     out = read_options(r, c, path, ndim)
     for key in ("bias", "check_finite"):
         out[key] = r.boolean(c[key], f"{path}.{key}")

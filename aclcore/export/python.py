@@ -253,8 +253,9 @@ def _layer_entry(w: _Writer, layer: AnalyticConvNd) -> list[str]:
         block = layer.analytic[b.name]
         with torch.no_grad():
             values = block.values()
+            gains = block.gains()
         akps = ", ".join(f"{n!r}: {_literal(values[n])}" for n in b.family.param_names)
-        gain = "None" if block.gain is None else _literal(block.gain)
+        gain = "None" if gains is None else _literal(gains)
         lines += [f"        {{'kind': 'analytic', 'family': {b.name!r}, "
                   f"'kernel': {w.kernel(b.family)}, 'count': {b.count!r},",
                   f"         'normalize': {layer.normalize_modes[b.name]!r},",

@@ -18,7 +18,7 @@ import torch
 
 from aclcore.errors import AclError, ExportError, NonFiniteKernelError
 from aclcore.export.schema import DTYPES, Reader
-from aclcore.nn.config import CONFIG_FIELDS
+from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.grid import MAX_QUADRATURE
 from aclcore.nn.layers import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
 from aclcore.symbolic.family import KernelFamily
@@ -35,13 +35,15 @@ def read_options(r: Reader, record: Mapping[str, Any], path: str, ndim: int,
                  defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The :data:`~aclcore.nn.config.CONFIG_FIELDS` of ``record``, each checked for its kind
     and the reader's limits; a field missing from ``record`` takes its value in ``defaults``
-    (older layer states) or is an error naming it."""
+    or :data:`~aclcore.nn.config.OPTIONAL_FIELDS` (older layer states and documents) or is
+    an error naming it."""
     lim = r.limits
     out: dict[str, Any] = {}
+    known = {**OPTIONAL_FIELDS, **(defaults or {})}
     for name, kind in CONFIG_FIELDS:
         where = f"{path}.{name}"
-        if name not in record and defaults is not None and name in defaults:
-            value = defaults[name]
+        if name not in record and name in known:
+            value = known[name]
         elif name not in record:
             r.fail(path, f"missing key {name!r}")
         else:
@@ -58,6 +60,8 @@ def read_options(r: Reader, record: Mapping[str, Any], path: str, ndim: int,
             out[name] = r.integer(value, where, 1, MAX_QUADRATURE)
         elif kind == "bool":
             out[name] = r.boolean(value, where)
+        elif kind == "rank":
+            out[name] = None if value is None else r.integer(value, where, 1, lim.max_channels)
         else:
             out[name] = r.string(value, where, choices=kind)
     return out
@@ -93,7 +97,8 @@ def build_layer(cls: type[AnalyticConvNd], cfg: Mapping[str, Any],
             bias=cfg["bias"], padding_mode=cfg["padding_mode"], device="meta",
             dtype=DTYPES[cfg["dtype"]], families=spec, discretization=cfg["discretization"],
             quadrature=cfg["quadrature"], normalize=dict(cfg["normalize"]) or None,
-            share_akps=cfg["share_akps"], gain=cfg["gain"], check_finite=cfg["check_finite"],
+            share_akps=cfg["share_akps"], gain=cfg["gain"], gain_rank=cfg["gain_rank"],
+            check_finite=cfg["check_finite"],
         )
     except AclError as err:
         raise ExportError(f"{path}: {err}") from err

@@ -18,7 +18,7 @@ import torch
 from aclcore.errors import ConfigError, UnknownFamilyError
 from aclcore.export.rebuild import CLASSES, build_layer, check_sizes, read_options
 from aclcore.export.schema import DTYPES, ExportLimits, Reader
-from aclcore.nn.config import CONFIG_FIELDS
+from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.layers import AnalyticConvNd
 from aclcore.nn.state import FORMAT
 from aclcore.plugins.provenance import record_text
@@ -29,8 +29,9 @@ __all__ = ["layers_from_state_dict"]
 
 _SUFFIX = "_extra_state"
 #: Keys of a layer state written since format 1 (``stride``, ``padding`` and ``padding_mode``
-#: came later: states without them load with nn.ConvNd's defaults).
-_OPTIONAL = ("aclcore_version", "stride", "padding", "padding_mode")
+#: came later: states without them load with nn.ConvNd's defaults; the later options of
+#: ``OPTIONAL_FIELDS`` with the defaults given there).
+_OPTIONAL = ("aclcore_version", "stride", "padding", "padding_mode", *OPTIONAL_FIELDS)
 _KEYS = ("aclcore_format", "layer", *(name for name, _ in CONFIG_FIELDS if name not in _OPTIONAL),
          "families")
 _FAMILY_KEYS = ("akps", "normalize", "fingerprint", "provider", "distribution", "version")

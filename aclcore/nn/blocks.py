@@ -1,7 +1,9 @@
 """Parameter containers of an analytic layer: one block of AKPs (and gains) per family.
 
 State-dict keys (documented in ``docs/layer.md``) are ``analytic.<family>.raw_<akp>`` for the
-unconstrained AKPs and ``analytic.<family>.gain`` for the gains. Family names become module
+unconstrained AKPs and ``analytic.<family>.gain`` for the gains, or, with ``gain_rank=r``,
+``analytic.<family>.gain_out`` ``(count, r)`` and ``analytic.<family>.gain_in``
+``(r, in_per_group)``, whose product is the gain of every kernel. Family names become module
 keys as given; the container writes ``_modules`` directly, so that a family may be called
 like a Module attribute (``eval``, ``train``...) without clashing.
 """
@@ -31,6 +33,9 @@ class AnalyticBlock(nn.Module):
         share_akps: one AKP set per output channel (shape ``(count, 1)``) instead of one per
             kernel (``(count, in_per_group)``).
         gain: whether each kernel gets a learnable gain (shape ``(count, in_per_group)``).
+        gain_rank: ``None`` (one free gain per kernel) or ``r``: the gains are the product
+            ``gain_out @ gain_in`` of a ``(count, r)`` and an ``(r, in_per_group)`` matrix
+            (``r * (count + in_per_group)`` parameters instead of ``count * in_per_group``).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class AnalyticBlock(nn.Module):
         *,
         share_akps: bool,
         gain: bool,
+        gain_rank: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -56,11 +62,21 @@ class AnalyticBlock(nn.Module):
         for name in self.akp_names:
             raw = torch.empty(count, cols, device=device, dtype=dtype)
             self.register_parameter(f"raw_{name}", nn.Parameter(raw))
+        self.gain_rank = gain_rank if gain else None
         self.gain: nn.Parameter | None
-        if gain:
+        self.gain_out: nn.Parameter | None
+        self.gain_in: nn.Parameter | None
+        if gain and gain_rank is None:
             self.gain = nn.Parameter(torch.ones(count, in_per_group, device=device, dtype=dtype))
         else:
             self.register_parameter("gain", None)
+        if gain and gain_rank is not None:
+            self.gain_out = nn.Parameter(torch.ones(count, gain_rank, device=device, dtype=dtype))
+            self.gain_in = nn.Parameter(
+                torch.ones(gain_rank, in_per_group, device=device, dtype=dtype))
+        else:
+            self.register_parameter("gain_out", None)
+            self.register_parameter("gain_in", None)
 
     def raw(self, name: str) -> nn.Parameter:
         """The unconstrained tensor of AKP ``name``."""
@@ -68,12 +84,44 @@ class AnalyticBlock(nn.Module):
         assert param is not None
         return param
 
+    @property
+    def has_gain(self) -> bool:
+        """Whether the kernels have learnable gains (full or factorised)."""
+        return self.gain is not None or self.gain_out is not None
+
+    def gains(self) -> torch.Tensor | None:
+        """The gain of every kernel, ``(count, in_per_group)`` (``None`` without gains).
+
+        The parameter itself for full gains; ``gain_out @ gain_in`` with ``gain_rank``.
+        """
+        if self.gain_out is not None and self.gain_in is not None:
+            return self.gain_out @ self.gain_in
+        return self.gain
+
     def akp_parameters(self) -> Iterator[nn.Parameter]:
-        """Raw AKPs, then the gain."""
+        """Raw AKPs, then the gain (or its two factors)."""
         for name in self.akp_names:
             yield self.raw(name)
-        if self.gain is not None:
-            yield self.gain
+        for p in (self.gain, self.gain_out, self.gain_in):
+            if p is not None:
+                yield p
+
+    def init_gains(self, target: torch.Tensor) -> None:
+        """Set the gains so that kernel ``(o, i)`` has gain ``target[o, i]`` in expectation.
+
+        Full gains are set to ``target``. Factorised gains get ``gain_in`` standard normal
+        and ``gain_out[o, :]`` normal with standard deviation ``rms(target[o]) / sqrt(r)``:
+        each kernel's gain then has mean square ``mean(target[o] ** 2)``, with random signs
+        so that the ``r`` input mixtures differ (drawn from torch's global generator).
+        """
+        with torch.no_grad():
+            if self.gain is not None:
+                self.gain.copy_(target)
+            elif self.gain_out is not None and self.gain_in is not None:
+                rank = self.gain_out.shape[1]
+                scale = target.square().mean(dim=1, keepdim=True).sqrt() / rank**0.5
+                self.gain_in.normal_()
+                self.gain_out.normal_().mul_(scale)
 
     def values(self) -> dict[str, torch.Tensor]:
         """Constrained AKP values by name, shaped ``(count, in_per_group)`` or ``(count, 1)``."""
@@ -112,14 +160,17 @@ class AnalyticBlock(nn.Module):
             check_finite=check_finite, dtype=like.dtype, device=like.device,
         )
         nd = len(kernel_size)
-        if with_gain and self.gain is not None:
-            bank = bank * self.gain.reshape(*self.gain.shape, *([1] * nd))
+        gains = self.gains() if with_gain else None
+        if gains is not None:
+            bank = bank * gains.reshape(*gains.shape, *([1] * nd))
         shape = (self.count, self.in_per_group, *kernel_size)
         return bank if bank.shape == shape else bank.expand(shape)
 
     def extra_repr(self) -> str:
         shape = (self.count, 1 if self.share_akps else self.in_per_group)
         gain = ", gain" if self.gain is not None else ""
+        if self.gain_rank is not None:
+            gain = f", gain_rank={self.gain_rank}"
         return f"family={self.family.name!r}, akps={list(self.akp_names)} x {shape}{gain}"
 
 

@@ -22,12 +22,14 @@ from aclcore.nn.grid import as_int, normalize_size, quadrature_problem
 from aclcore.nn.mosaic import FamiliesSpec, MosaicBlock, resolve_mosaic
 from aclcore.symbolic.family import NORMALIZATIONS, KernelFamily, normalize_problem
 
-__all__ = ["CONFIG_FIELDS", "LayerConfig", "check_factory"]
+__all__ = ["CONFIG_FIELDS", "OPTIONAL_FIELDS", "LayerConfig", "check_factory"]
 
 #: The recorded options of a layer, in order, with their kind: ``"count"`` (a positive int),
 #: ``"sizes"`` (one positive int per spatial dimension), ``"padding"`` (``"same"``,
-#: ``"valid"`` or one int >= 0 per dimension), ``"quadrature"``, ``"bool"``, or a tuple of
-#: the allowed strings.
+#: ``"valid"`` or one int >= 0 per dimension), ``"quadrature"``, ``"bool"``, ``"rank"``
+#: (``None`` or a positive int), or a tuple of the allowed strings. Fields added after the
+#: first release are in :data:`OPTIONAL_FIELDS`: readers of older documents and states use
+#: the default given there.
 CONFIG_FIELDS: tuple[tuple[str, str | tuple[str, ...]], ...] = (
     ("in_channels", "count"),
     ("out_channels", "count"),
@@ -41,7 +43,11 @@ CONFIG_FIELDS: tuple[tuple[str, str | tuple[str, ...]], ...] = (
     ("quadrature", "quadrature"),
     ("share_akps", "bool"),
     ("gain", "bool"),
+    ("gain_rank", "rank"),
 )
+
+#: Recorded options that older layer states and documents lack, with the value they mean.
+OPTIONAL_FIELDS: dict[str, object] = {"gain_rank": None}
 
 
 def _count(value: object, what: str, layer: str) -> int:
@@ -124,6 +130,7 @@ class LayerConfig:
     quadrature: int
     share_akps: bool
     gain: bool
+    gain_rank: int | None
     mosaic: tuple[MosaicBlock, ...]
     normalize: dict[str, str]
 
@@ -155,6 +162,7 @@ class LayerConfig:
         normalize: object,
         share_akps: bool,
         gain: bool,
+        gain_rank: object = None,
     ) -> LayerConfig:
         """Validate everything; raise :class:`ConfigError` naming the first problem."""
         cin = _count(in_channels, "in_channels", layer)
@@ -186,6 +194,18 @@ class LayerConfig:
                 f"{layer}: share_akps=True shares one AKP set across the inputs and scales it "
                 "per input with the gains; it needs gain=True"
             )
+        rank = None if gain_rank is None else as_int(gain_rank)
+        if gain_rank is not None and (rank is None or rank < 1):
+            raise ConfigError(
+                f"{layer}: gain_rank must be None (one gain per kernel) or a positive int "
+                f"(gains factorised as an (out x rank) by (rank x in) product), got "
+                f"{gain_rank!r}"
+            )
+        if rank is not None and not gain:
+            raise ConfigError(
+                f"{layer}: gain_rank={rank} factorises the per-kernel gains, but gain=False "
+                "turns them off; drop gain_rank or set gain=True"
+            )
         mosaic = resolve_mosaic(families, cout, ndim, layer)
         fams = {b.name: b.family for b in mosaic if b.family is not None}
         return cls(
@@ -194,6 +214,7 @@ class LayerConfig:
             padding_mode=str(padding_mode), discretization=str(discretization),
             quadrature=cast(int, quadrature), share_akps=bool(share_akps),
             gain=bool(gain) and bool(fams),  # recorded as whether analytic kernels have gains
+            gain_rank=rank if fams else None,
             mosaic=mosaic,
             normalize=_normalize(normalize, fams, layer),
         )

@@ -101,7 +101,8 @@ def kernel_records(
                 return t.double().tolist()
 
             akps = {n: table(v) for n, v in values.items()}
-            gains = table(block.gain) if block.gain is not None else [[1.0] * ipg] * b.count
+            gain = block.gains()
+            gains = table(gain) if gain is not None else [[1.0] * ipg] * b.count
             scales, offsets = table(scale), table(offset)
             for o in range(b.count):
                 for i in range(ipg):

@@ -59,6 +59,10 @@ class AnalyticConvNd(nn.Module):
             ``(count, 1)``), with the per-kernel gain acting as a per-input gain.
         gain: a learnable gain per analytic kernel, initialised so that each kernel's L2 norm
             matches the expected norm of an ``nn.ConvNd`` default-init kernel.
+        gain_rank: ``None`` (one free gain per kernel) or ``r``: per family block, the gains
+            are the product of an ``(out, r)`` and an ``(r, in / groups)`` matrix, so the
+            block mixes its inputs through ``r`` learned combinations (far fewer
+            parameters than ``out * in / groups`` gains); needs ``gain=True``.
         check_finite: raise :class:`~aclcore.errors.NonFiniteKernelError` when an analytic
             kernel becomes NaN/inf (eager mode only).
 
@@ -90,6 +94,7 @@ class AnalyticConvNd(nn.Module):
         normalize: str | Mapping[str, str] | None = None,
         share_akps: bool = False,
         gain: bool = True,
+        gain_rank: int | None = None,
         check_finite: bool = True,
     ) -> None:
         super().__init__()
@@ -100,6 +105,7 @@ class AnalyticConvNd(nn.Module):
             name, nd, in_channels, out_channels, kernel_size, stride, padding, dilation,
             groups, padding_mode, families=families, discretization=discretization,
             quadrature=quadrature, normalize=normalize, share_akps=share_akps, gain=gain,
+            gain_rank=gain_rank,
         )
         self._cfg = cfg
         self.in_channels, self.out_channels, self.groups = (
@@ -113,6 +119,7 @@ class AnalyticConvNd(nn.Module):
         )
         self.discretization, self.quadrature = cfg.discretization, cfg.quadrature
         self.share_akps = cfg.share_akps
+        self.gain_rank = cfg.gain_rank
         self.check_finite = bool(check_finite)
         self.mosaic: tuple[MosaicBlock, ...] = cfg.mosaic
         self.kernel_families = {b.name: b.family for b in self.mosaic if b.family is not None}
@@ -128,7 +135,7 @@ class AnalyticConvNd(nn.Module):
             if block.family is not None:
                 self.analytic.add(block.name, AnalyticBlock(
                     block.family, block.count, ipg, share_akps=share_akps, gain=gain,
-                    **factory))
+                    gain_rank=cfg.gain_rank, **factory))
         free = sum(b.count for b in self.mosaic if b.is_free)
         self.free_weight: nn.Parameter | None
         self.bias: nn.Parameter | None
@@ -166,7 +173,9 @@ class AnalyticConvNd(nn.Module):
         ``fan_in = in_channels / groups * prod(kernel_size)``, drawn in that order (a
         free-only layer matches ``nn.ConvNd`` under the same seed). AKPs: each ``Param``'s
         ``init``. Gains: ``sqrt(1 / (3 * in_channels / groups)) / ||kernel||_2`` per kernel
-        (the expected norm of an ``nn.ConvNd`` kernel), 1 where the kernel is ~0.
+        (the expected norm of an ``nn.ConvNd`` kernel), 1 where the kernel is ~0; factorised
+        gains (``gain_rank``) have that value as their root mean square, with random signs
+        (:meth:`~aclcore.nn.blocks.AnalyticBlock.init_gains`).
         """
         if self.free_weight is not None:
             nn.init.kaiming_uniform_(self.free_weight, a=math.sqrt(5))
@@ -195,11 +204,9 @@ class AnalyticConvNd(nn.Module):
                     f"{self.dilation}); change the init (or constraint) of its Params so that "
                     f"the formula is finite there. {err}"
                 ) from err
-            if block.gain is not None:
+            if block.has_gain:
                 norms = torch.linalg.vector_norm(kernels, dim=dims)
-                gain = torch.where(norms > GAIN_INIT_FLOOR, target / norms, 1.0)
-                with torch.no_grad():
-                    block.gain.copy_(gain)
+                block.init_gains(torch.where(norms > GAIN_INIT_FLOOR, target / norms, 1.0))
 
     def akp_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters of the analytic kernels: raw AKPs and gains (mosaic order)."""
@@ -364,8 +371,10 @@ class AnalyticConvNd(nn.Module):
             s += f", discretization={self.discretization!r}, quadrature={self.quadrature}"
         if self.share_akps:
             s += ", share_akps=True"
-        if any(block.gain is None for block in self.analytic):
+        if any(not block.has_gain for block in self.analytic):
             s += ", gain=False"
+        if self.gain_rank is not None:
+            s += f", gain_rank={self.gain_rank}"
         own = {n: f.normalize for n, f in self.kernel_families.items()}
         if self.normalize_modes != own:
             s += f", normalize={self.normalize_modes!r}"

@@ -33,7 +33,7 @@ __all__ = ["FORMAT", "check_extra_state", "family_fingerprint", "layer_state", "
 FORMAT = 1
 
 _SHAPE_KEYS = ("layer", "in_channels", "out_channels", "kernel_size", "dilation", "groups")
-_OPTION_KEYS = ("discretization", "quadrature", "share_akps", "gain")
+_OPTION_KEYS = ("discretization", "quadrature", "share_akps", "gain", "gain_rank")
 
 
 def family_fingerprint(family: KernelFamily) -> str:
