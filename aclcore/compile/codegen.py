@@ -25,8 +25,9 @@ __all__ = ["Emitter", "Scope"]
 
 #: Integer powers up to this exponent are emitted as such; larger ones go through floats.
 _MAX_INT_EXPONENT = 2**62
-#: Seconds a constant may take to evaluate (``exp(exp(exp(100)))`` would take forever).
-_NUMBER_SECONDS = 2.0
+#: Python-level calls evaluating one constant may make (``exp(exp(exp(100)))`` would take
+#: forever; ordinary constants need a few thousand): about 2 s of SymPy work here.
+NUMBER_WORK = 2_000_000
 
 
 def _short(expr: sp.Basic) -> str:
@@ -122,20 +123,23 @@ class Emitter:
         return var
 
     def _number(self, expr: sp.Basic) -> str:
-        from aclcore.symbolic.budget import Deadline, Overtime  # first use, not at import
+        from aclcore.symbolic.budget import Overtime, WorkBudget  # first use, not at import
 
+        budget = WorkBudget(NUMBER_WORK)
         try:
             if isinstance(expr, sp.Integer):
                 return repr(float(int(expr)))
-            with Deadline(_NUMBER_SECONDS):
+            with budget:
                 # chop: a real constant written through I (atan2 -> -I*log(...)) can evaluate
                 # with a spurious imaginary part below the working precision
                 value = complex(sp.N(expr, 30, chop=True))
         except OverflowError:
             return self._fail(f"constant {_short(expr)} is too large for a float")
         except Overtime:
-            return self._fail(f"constant {_short(expr)} could not be evaluated in "
-                              f"{_NUMBER_SECONDS} s (far beyond the float range?)")
+            if not budget.exhausted:  # an enclosing budget is used up: not ours to handle
+                raise
+            return self._fail(f"constant {_short(expr)} could not be evaluated within "
+                              f"{NUMBER_WORK} calls of SymPy work (far beyond the float range?)")
         except (TypeError, ValueError):
             return self._fail(f"constant {_short(expr)} has no numeric value")
         if value.imag != 0 or not math.isfinite(value.real):

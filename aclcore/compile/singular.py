@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-__all__ = ["LIMIT_SECONDS", "removable_singularities"]
+__all__ = ["LIMIT_WORK", "removable_singularities"]
 
-#: Seconds the search for removable singularities (SymPy limits) may take per expression.
-LIMIT_SECONDS = 20.0
+#: Python-level calls the search for removable singularities (SymPy limits) may make per
+#: expression: about 10 s of SymPy work here (a 3-D Bessel family needs ~2 million). A count,
+#: not a clock, so that a family compiles the same way on every machine and under any load.
+LIMIT_WORK = 10_000_000
 
 _NON_FINITE = (sp.nan, sp.zoo, sp.oo, -sp.oo)
 
@@ -87,7 +89,7 @@ def removable_singularities(
     Larger subsets come first (the origin before the axes). A subset qualifies when setting
     its coordinates to 0 yields nan/zoo/oo and the two-sided iterated limit in both orders
     exists and agrees, also with the limits along two rays through the origin. SymPy's limit
-    has no bound of its own, so the search stops after ``LIMIT_SECONDS``: a singularity left
+    has no bound of its own, so the search stops after ``LIMIT_WORK`` calls: a singularity left
     unresolved is then reported by the finite check when the kernel is sampled, never
     silently NaN.
     """
@@ -100,11 +102,13 @@ def removable_singularities(
     ]
     if not singular:
         return found
-    from aclcore.symbolic.budget import Deadline, Overtime  # first use, not at import
+    from aclcore.symbolic.budget import Overtime, WorkBudget  # first use, not at import
 
+    budget = WorkBudget(LIMIT_WORK)
     try:
-        with Deadline(LIMIT_SECONDS):
+        with budget:
             for subset in singular:
+                budget.check()
                 first = _limit_at(expr, subset, subset)
                 if first is None:
                     continue
@@ -116,5 +120,6 @@ def removable_singularities(
                         continue
                 found.append((subset, first))
     except Overtime:
-        pass
+        if not budget.exhausted:  # an enclosing budget (a whole document) is used up
+            raise
     return found

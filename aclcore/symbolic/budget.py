@@ -2,7 +2,8 @@
 
 Private helper. SymPy evaluates eagerly, so a short formula can ask for a huge integer, an
 mpmath evaluation that runs for seconds or an exponential rewrite. :class:`Limits` refuses those
-*before* SymPy runs; :class:`Deadline` is the backstop for slow paths nobody foresaw.
+*before* SymPy runs; :class:`WorkBudget` is the backstop for slow paths nobody foresaw: a
+count of calls, so that every limit gives the same answer on every machine.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import inspect
 import math
 import sys
-import time
+import threading
 from typing import Any
 
 import sympy
@@ -39,12 +40,17 @@ NUMERIC_EVAL_EXPONENT = 30
 #: ... and besselj only for orders up to this magnitude.
 BESSEL_MAX_ORDER = 200
 
-#: Seconds SymPy may spend building one formula: a backstop for slow paths of SymPy (its
-#: assumption system, ``expand``, ``simplify`` ...) that the size limits do not foresee.
-MAX_SECONDS = 0.75
+#: Python-level calls (``call`` and ``c_call`` profile events) SymPy may make building one
+#: formula: a backstop for slow paths of SymPy (its assumption system, ``expand``, ``simplify``
+#: ...) that the size limits do not foresee. A count, not a clock, so that a formula is
+#: accepted or refused the same way on every machine and under any load (about 1.5 s of
+#: SymPy work here; the legitimate formulas of the test corpus need at most ~0.6 million with
+#: a cold SymPy cache, far fewer with a warm one).
+MAX_WORK = 1_500_000
+
 
 class Overtime(BaseException):
-    """Raised inside SymPy when a parse runs past its deadline.
+    """Raised inside SymPy when a piece of work runs past its :class:`WorkBudget`.
 
     A BaseException, so that SymPy's own ``except Exception`` handlers let it through.
     """
@@ -53,42 +59,82 @@ class Overtime(BaseException):
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
-class Deadline:
-    """Raise :class:`Overtime` in this thread once ``seconds`` have passed inside ``with``.
+class WorkBudget:
+    """Raise :class:`Overtime` in this thread once ``calls`` calls were made inside ``with``.
 
-    A profile hook (``sys.setprofile``, per thread) checks the clock every 256 Python calls and
-    raises inside SymPy; it is not installed while another profiler is active, so profiling
-    keeps working. CPython removes a hook that raises, and an exception raised while a
-    generator is finalised is lost, so the hook never raises in generator frames and the
-    builder also calls :meth:`check` between nodes.
+    A profile hook (``sys.setprofile``, per thread) counts every Python and builtin call and
+    raises inside SymPy when the count passes the budget; the count depends only on the work
+    (and SymPy's cache), never on the machine's speed or load. Budgets nest: an inner budget
+    (one formula) counts together with the outer ones (a whole document), and the first one
+    used up raises. The hook is not installed while a profiler other than a budget is active
+    (a profiler a user runs), so profiling keeps working; the budget then counts nothing.
+    CPython removes a hook that raises, and an exception raised while a generator is finalised
+    is lost, so the hook never raises in generator frames and callers also call :meth:`check`
+    between steps.
     """
 
-    def __init__(self, seconds: float) -> None:
-        self.end = time.perf_counter() + seconds
-        self.installed = False
+    def __init__(self, calls: int) -> None:
+        self.limit = calls
+        self.used = 0
+        self._active = False
 
-    def __enter__(self) -> Deadline:
-        if sys.getprofile() is None:
-            calls = 0
-
-            def watch(frame: Any, event: str, arg: Any) -> None:
-                nonlocal calls
-                if event == "call":
-                    calls += 1
-                    if not calls & 255 and not frame.f_code.co_flags & _RESUMABLE \
-                            and time.perf_counter() > self.end:
-                        raise Overtime
-            sys.setprofile(watch)
-            self.installed = True
+    def __enter__(self) -> WorkBudget:
+        current = sys.getprofile()
+        if current is None:
+            _stack.budgets = [self]
+            sys.setprofile(_watch)
+            self._active = True
+        elif current is _watch:
+            _stack.budgets.append(self)
+            self._active = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.installed:
+        if not self._active:
+            return
+        self._active = False
+        budgets = _stack.budgets
+        if self in budgets:
+            budgets.remove(self)
+        if not budgets and sys.getprofile() is _watch:
             sys.setprofile(None)
+        elif budgets and sys.getprofile() is None:  # CPython dropped the hook that raised
+            sys.setprofile(_watch)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether more calls were made than the budget allows."""
+        return self.used > self.limit
 
     def check(self) -> None:
-        """Raise :class:`Overtime` if the time is up."""
-        if time.perf_counter() > self.end:
+        """Raise :class:`Overtime` if this budget (or an enclosing one) is used up.
+
+        A caller that catches :class:`Overtime` to give up on *its* piece of work re-raises
+        it when its own budget is not the exhausted one (``budget.exhausted`` is false): then
+        an enclosing budget (the whole document) is used up.
+        """
+        self.used += 1  # a step between checks is work too (counted even under a profiler)
+        if self.exhausted or any(b.exhausted for b in getattr(_stack, "budgets", ())):
+            raise Overtime
+
+
+class _Stack(threading.local):
+    budgets: list[WorkBudget]
+
+    def __init__(self) -> None:
+        self.budgets = []
+
+
+_stack = _Stack()
+
+
+def _watch(frame: Any, event: str, arg: Any) -> None:
+    if event == "call" or event == "c_call":
+        over = False
+        for budget in _stack.budgets:
+            budget.used += 1
+            over = over or budget.used > budget.limit
+        if over and not frame.f_code.co_flags & _RESUMABLE:
             raise Overtime
 
 

@@ -38,8 +38,8 @@ Piecewise arguments), ``*``/``**`` unpacking, keyword arguments, ``and``/``or``/
 ``// % @ ^ << >>``, ``is``/``in``, unknown functions, wrong argument counts, imaginary
 numbers, and results that are complex, infinite or undefined (``1/0``, ``log(0)``).
 
-Limits, so that every hostile formula is refused within a second (most within milliseconds): the
-text has at most ``max_length`` characters (default 20000), at most ``max_depth`` (default 100)
+Limits, so that every hostile formula is refused after bounded work (most within
+milliseconds), the same way on every machine: the text has at most ``max_length`` characters (default 20000), at most ``max_depth`` (default 100)
 levels of brackets, signs in a row and syntax-tree nesting (a run like ``a + b - c`` counts as
 one level), and at most 1000 numbers, names, operators and calls (200 calls). Integer literals
 have at most 100 digits, numbers at most 1000 digits, Floats a magnitude within ``1e+-1000`` and
@@ -53,8 +53,9 @@ need at most 30 pairwise comparisons (and no constants that may be complex), ``f
 merge may create at most 500 clauses, a ``Piecewise`` condition must not contain a
 ``Piecewise``, and comparisons of constants must be decidable. Calls, ``Piecewise``, comparison
 chains and ``&``/``|`` runs take at most 100 operands. As a backstop for SymPy slow paths that
-these limits do not foresee, building may take at most 0.75 s (checked by a per-thread profile
-hook, which stands aside while another profiler is active).
+these limits do not foresee, building may make at most 1.5 million Python-level calls (about
+1.5 s here; a count, not a clock, checked by a per-thread profile hook, which stands aside
+while another profiler is active).
 
 Numbers: ``-0.0`` reads as ``0.0`` (SymPy Floats have no signed zero); ``repr(float)``
 strings read back bit for bit, subnormals included. Operator chains are built left to right
@@ -165,20 +166,22 @@ class _Parser(src.Source):
         super().__init__(text, functions, max_depth, undefined_functions)
         self.table = functions
         self.limits = guard.Limits()
-        self.clock = guard.Deadline(guard.MAX_SECONDS)
+        self.clock = guard.WorkBudget(guard.MAX_WORK)
 
     def run(self) -> Any:
         body = self.read().body
         self.validate(body)
         try:
-            with guard.Deadline(guard.MAX_SECONDS) as self.clock:
+            with guard.WorkBudget(guard.MAX_WORK) as self.clock:
                 value = self.build(body)
                 if not isinstance(value, sympy.Expr):
                     self.fail("the formula is a condition, not an expression; use it in "
                               "Piecewise", 0)
                 self.refuse(self.limits.finished(value), None)
         except guard.Overtime:
-            raise self.error(f"formula takes too long to build (over {guard.MAX_SECONDS} s "
+            if not self.clock.exhausted:  # an enclosing budget (a whole document) is used up
+                raise
+            raise self.error(f"formula takes too long to build (over {guard.MAX_WORK} calls "
                              "of SymPy work); simplify it") from None
         return value
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from helpers.images import assert_shows_signed_kernels
 from torch import nn
 
 from aclcore import KernelFamily, cli
@@ -21,7 +22,6 @@ from aclcore.export.checkpoint import RUN_CHECKPOINT, save_checkpoint
 from aclcore.plugins.registry import Registry, use_registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _make_card() -> ModuleType:
@@ -115,7 +115,7 @@ def test_markdown_card_needs_a_directory_and_writes_pictures(
     assert sorted(Path(f).name for f in report["files"]) == ["0_kernels.png", "card.md"]
     card = (tmp_path / "card" / "card.md").read_text()
     assert "### Family `gabor`" in card and "plugin `classic` (acl-classic 0.1.0)" in card
-    assert (tmp_path / "card" / "0_kernels.png").read_bytes()[:8] == PNG
+    assert_shows_signed_kernels(tmp_path / "card" / "0_kernels.png")
 
 
 def test_python_module_reproduces_the_weights(
@@ -200,7 +200,7 @@ def test_the_docs_card_script_runs(trained: dict[str, Any], tmp_path: Path,
     assert "Formula card: a tiny orientation classifier" in text
     assert "Rows: trained, initial and their difference" in text
     for name in ("0_kernels.png", "0_compare.png"):
-        assert (tmp_path / "card" / name).read_bytes()[:8] == PNG
+        assert_shows_signed_kernels(tmp_path / "card" / name)
 
 
 def test_the_checked_in_card_is_complete() -> None:
@@ -208,6 +208,7 @@ def test_the_checked_in_card_is_complete() -> None:
     text = card.read_text()
     assert "### Family `gabor`" in text and "$$" in text
     for name in ("0_kernels.png", "0_compare.png"):
-        assert f"]({name})" in text and (DOCS / "card" / name).read_bytes()[:8] == PNG
+        assert f"]({name})" in text
+        assert_shows_signed_kernels(DOCS / "card" / name)
     assert "make_card.py" in (DOCS / "export.md").read_text()
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import pickle
 import traceback
+from collections import Counter
+from typing import Any
 
 import pytest
 import sympy as sp
 import torch
+from torch.overrides import TorchFunctionMode
 
 from aclcore import (
     CompileError,
@@ -169,21 +172,21 @@ def test_removable_singularities_give_limits_and_finite_gradients(
     assert torch.autograd.gradcheck(lambda t: c(grid, {"sigma": t}), (s.detach().requires_grad_(),))
 
 
-def test_a_limit_search_past_its_time_bound_is_reported_not_silently_nan(
+def test_a_limit_search_past_its_work_bound_is_reported_not_silently_nan(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # SymPy's limit has no bound of its own; past LIMIT_SECONDS the search gives up, and the
+    # SymPy's limit has no bound of its own; past LIMIT_WORK the search gives up, and the
     # unresolved 0/0 on the centre tap is reported by the finite check (never a silent NaN)
     import aclcore.compile.singular as singular
 
-    monkeypatch.setattr(singular, "LIMIT_SECONDS", 0.0)
+    monkeypatch.setattr(singular, "LIMIT_WORK", 0)
     expr = sp.sin(x * sigma * 3) / (x * 7)  # an expression no other test compiles (cache)
     fam = KernelFamily("slow_limit", expr, (x,), [Param(sigma, 1.0, "positive")])
     c = compile_family(fam)
     assert not c.singular_sets
     with pytest.raises(NonFiniteKernelError, match=r"slow_limit.*x=0"):
         c(kernel_grid(3), {"sigma": torch.tensor(2.5)})
-    monkeypatch.setattr(singular, "LIMIT_SECONDS", 20.0)
+    monkeypatch.undo()
     clear_cache()
     assert compile_family(fam).singular_sets  # with time, the limit 3*sigma/7 is found
 
@@ -235,7 +238,7 @@ def test_roots_reaching_zero_on_a_tap_have_finite_parameter_gradients(expr: sp.E
 def test_constants_beyond_the_float_range_are_a_compile_error(text: str) -> None:
     fam = KernelFamily("huge", text, ("x",), [Param("sigma", 1.0)])
     with pytest.raises(CompileError, match=r"constant .* (too large for a float|could not be "
-                                           r"evaluated in)"):
+                                           r"evaluated within)"):
         compile_family(fam)
 
 
@@ -291,7 +294,6 @@ def test_direction_dependent_limit_is_not_silently_patched() -> None:
 
 def test_source_is_kept_and_shows_in_tracebacks() -> None:
     c = compile_family(gabor())
-    assert "torch.exp" in c.source and "def kernel_gabor" in c.source
     bad = {"sigma": torch.ones(2), "lambda": torch.ones(3), "theta": 0.0, "psi": 0.0}
     with pytest.raises(RuntimeError) as info:
         c(kernel_grid((3, 3)), bad)
@@ -301,11 +303,39 @@ def test_source_is_kept_and_shows_in_tracebacks() -> None:
     assert any(ln and ln in text for ln in body)  # the generated line itself is shown
 
 
+class _CountOps(TorchFunctionMode):
+    """Counts the torch operations a piece of code runs (a public torch.overrides hook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+                           ) -> Any:
+        self.ops.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def _ops(fam: KernelFamily) -> list[str]:
+    compiled = compile_family(fam)
+    grid = kernel_grid((5, 5), dtype=torch.float64)
+    with _CountOps() as mode:
+        compiled(grid, {"sigma": torch.tensor([[2.0]], dtype=torch.float64)}, check_finite=False)
+    return mode.ops
+
+
 def test_common_subexpressions_are_computed_once() -> None:
-    e = sp.exp(-(x**2 + y**2) / sigma) * sp.cos(x**2 + y**2) + sp.sin(x**2 + y**2)
-    fam = KernelFamily("cse", e, (x, y), [Param(sigma, 1.0, "positive")])
-    src = compile_family(fam).source
-    assert src.count("c_x * c_x") == 1 and src.count("c_y * c_y") == 1
+    # x**2 + y**2 appears three times; with CSE adding "* cos(r2) + sin(r2)" costs one cos,
+    # one sin, one product and the sums, never a second x*x or y*y (4 more products)
+    r2 = x**2 + y**2
+    base = KernelFamily("cse_base", sp.exp(-r2 / sigma), (x, y),
+                        [Param(sigma, 1.0, "positive")])
+    full = KernelFamily("cse", sp.exp(-r2 / sigma) * sp.cos(r2) + sp.sin(r2), (x, y),
+                        [Param(sigma, 1.0, "positive")])
+    extra = Counter(_ops(full))
+    extra.subtract(Counter(_ops(base)))
+    assert (extra["cos"], extra["sin"], extra["mul"]) == (1, 1, 1), extra
+    assert extra["add"] <= 2 and sum(extra.values()) <= 5, extra
 
 
 def test_compilation_is_cached_by_canonical_expression() -> None:

@@ -12,6 +12,7 @@ import sympy as sp
 import torch
 from helpers.export import independent_bank, perturb
 from helpers.families import dog, gabor, gauss, gauss1d, gauss3d, ramp, sinc_r, x, y
+from helpers.images import assert_shows_signed_kernels
 from torch import nn
 
 from aclcore import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, KernelFamily, Param
@@ -19,7 +20,6 @@ from aclcore.errors import ConfigError, ExportError
 from aclcore.export import formulas, to_latex, to_markdown
 from aclcore.nn import AnalyticConvNd
 
-PNG = b"\x89PNG\r\n\x1a\n"
 _CLASSES: dict[int, type[AnalyticConvNd]] = {1: AnalyticConv1d, 2: AnalyticConv2d,
                                              3: AnalyticConv3d}
 
@@ -189,7 +189,7 @@ def test_to_markdown_writes_a_card_with_pictures(tmp_path: Path) -> None:
     assert "### Free kernels" in text and "largest absolute difference" in text
     for name in ("layer_kernels.png", "layer_compare.png"):
         assert f"]({name})" in text
-        assert (tmp_path / "card" / name).read_bytes()[:8] == PNG
+        assert_shows_signed_kernels(tmp_path / "card" / name)
     with pytest.raises(ConfigError, match="not analytic layers"):
         to_markdown(layer, tmp_path / "x", compare={"nope": target})
     with pytest.raises(ConfigError, match="shape"):

@@ -269,9 +269,13 @@ def test_conv_matches_nn_conv2d(padding_mode: str, padding: object, kernel: obje
 
 
 def test_reversed_padding_matches_torch() -> None:
+    torch.manual_seed(0)
     ref = nn.Conv3d(1, 1, (2, 3, 4), padding="same", dilation=(1, 2, 3), padding_mode="reflect")
-    assert reversed_padding("same", (2, 3, 4), (1, 2, 3)) == list(
-        ref._reversed_padding_repeated_twice)
+    inp = torch.randn(1, 1, 6, 7, 9)
+    pads = reversed_padding("same", (2, 3, 4), (1, 2, 3))
+    padded = torch.nn.functional.pad(inp, pads, mode="reflect")
+    out = torch.nn.functional.conv3d(padded, ref.weight, ref.bias, dilation=(1, 2, 3))
+    torch.testing.assert_close(out, ref(inp), atol=0, rtol=0)
 
 
 def test_analytic_conv_is_conv_with_sampled_kernels() -> None:

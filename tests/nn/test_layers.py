@@ -33,7 +33,10 @@ def test_blocks_follow_the_mapping_order(registry: Registry) -> None:
     assert layer.analytic["gabor"].raw("sigma").shape == (6, 3)
     w = layer.weight
     torch.testing.assert_close(w[:4], layer.free_weight)
-    torch.testing.assert_close(w[4:], layer._block_kernels(layer.analytic["gabor"]))
+    block = layer.analytic["gabor"]
+    assert block.gain is not None
+    bank = sample_kernels(layer.kernel_families["gabor"], layer.akp_values()["gabor"], 3)
+    torch.testing.assert_close(w[4:], bank * block.gain[..., None, None])
 
 
 def test_fractions_use_largest_remainder_with_ties_to_the_earlier_entry() -> None:

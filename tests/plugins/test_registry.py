@@ -106,23 +106,29 @@ def test_use_registry_restores_the_previous_one(registry: Registry) -> None:
     assert current_registry() is registry
 
 
-def test_loader_runs_once_and_knows_it_is_loading() -> None:
-    seen: list[bool] = []
+def test_loader_runs_once_and_other_threads_wait_for_it() -> None:
+    seen: list[tuple[str, object]] = []
+    waiter_result: list[set[str]] = []
+    waiter = threading.Thread(target=lambda: waiter_result.append(set(reg.families())))
 
     def loader(reg: Registry) -> None:
-        seen.append(reg.loading_in_this_thread)
+        seen.append(("loader thread", reg.loading_in_this_thread))
         reg.ensure_loaded()  # re-entrant: returns immediately
+        probe = threading.Thread(
+            target=lambda: seen.append(("other thread", reg.loading_in_this_thread)))
+        probe.start()
+        probe.join()  # checked while this thread is still loading
+        waiter.start()  # its look-up must wait for this load to finish, not see it half done
+        reg.add_family(family("late"))
 
     reg = Registry(loader=loader)
     assert not reg.loaded
+    assert set(reg.families()) == {"late"}
     reg.families()
-    reg.families()
-    assert seen == [True] and reg.loaded and not reg.loading_in_this_thread
-    other: list[bool] = []
-    thread = threading.Thread(target=lambda: other.append(reg.loading_in_this_thread))
-    thread.start()
-    thread.join()
-    assert other == [False]
+    waiter.join()
+    assert seen == [("loader thread", True), ("other thread", False)]
+    assert waiter_result == [{"late"}]
+    assert reg.loaded and not reg.loading_in_this_thread
 
 
 def test_a_failed_loader_keeps_failing() -> None:
