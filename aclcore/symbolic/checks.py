@@ -71,9 +71,33 @@ def check_names(coords: list[str], params: list[str], problems: list[str]) -> No
             seen[name] = kind
 
 def canonical(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with every symbol replaced by its canonical (real) symbol of the same name."""
+    """``expr`` with every symbol replaced by its canonical (real) symbol of the same name, and
+    every exact numeric product, sum or power in SymPy's evaluated form.
+
+    SymPy can build numeric sub-expressions that its own arithmetic never produces (a power of
+    a product gives ``Mul(3, 15**(3/4), sqrt(3))``, which ``3*15**(3/4)*sqrt(3)`` evaluates to
+    ``9*3**(1/4)*5**(3/4)``). No formula string can express such a form, so it is evaluated
+    here: the family's formula then survives ``formula_to_string`` -> ``parse_formula``
+    exactly (the JSON export, fingerprints) and equal formulas compare equal.
+    """
     mapping = {s: canonical_symbol(s.name) for s in expr.free_symbols}
-    return expr.xreplace(mapping) if mapping else expr
+    expr = expr.xreplace(mapping) if mapping else expr
+    return _evaluated_numbers(expr)
+
+
+_NUMERIC_NODES = (sp.Add, sp.Mul, sp.Pow)
+
+
+def _evaluated_numbers(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with its exact numeric Add/Mul/Pow nodes rebuilt (evaluated), bottom-up."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = tuple(_evaluated_numbers(a) for a in expr.args)
+    changed = args != expr.args
+    if isinstance(expr, _NUMERIC_NODES) and expr.is_number and not expr.has(sp.Float):
+        rebuilt = expr.func(*args)
+        return rebuilt if rebuilt != expr or changed else expr
+    return expr.func(*args) if changed else expr
 
 def check_symbols(
     expr: sp.Expr,

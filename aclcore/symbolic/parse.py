@@ -38,24 +38,24 @@ Piecewise arguments), ``*``/``**`` unpacking, keyword arguments, ``and``/``or``/
 ``// % @ ^ << >>``, ``is``/``in``, unknown functions, wrong argument counts, imaginary
 numbers, and results that are complex, infinite or undefined (``1/0``, ``log(0)``).
 
-Limits, so that every hostile formula is refused after bounded work (most within
-milliseconds), the same way on every machine: the text has at most ``max_length`` characters (default 20000), at most ``max_depth`` (default 100)
-levels of brackets, signs in a row and syntax-tree nesting (a run like ``a + b - c`` counts as
-one level), and at most 1000 numbers, names, operators and calls (200 calls). Integer literals
-have at most 100 digits, numbers at most 1000 digits, Floats a magnitude within ``1e+-1000`` and
-at most 3400 bits. Because SymPy evaluates eagerly, the costly cases are checked before it runs:
-a power may create at most 1000 digits (10000 in the whole formula), roots are taken of numbers
-of at most 300 digits, ``exp(c*log(b))`` counts as the power ``b**c``, functions are evaluated
-numerically on Floats up to ``1e30`` only (``besselj`` orders up to 200), ``Max``/``Min`` may
-need at most 30 pairwise comparisons (and no constants that may be complex), ``floor``,
-``ceiling``, ``Abs``, ``Max`` and ``Min`` take arguments of about 200 syntax-tree nodes in all
-(their cost grows with the square of the argument size), ``Piecewise`` pieces that SymPy would
-merge may create at most 500 clauses, a ``Piecewise`` condition must not contain a
-``Piecewise``, and comparisons of constants must be decidable. Calls, ``Piecewise``, comparison
-chains and ``&``/``|`` runs take at most 100 operands. As a backstop for SymPy slow paths that
-these limits do not foresee, building may make at most 1.5 million Python-level calls (about
-1.5 s here; a count, not a clock, checked by a per-thread profile hook, which stands aside
-while another profiler is active).
+Limits, so that every hostile formula is refused after bounded work (most within milliseconds),
+the same way on every machine: the text has at most ``max_length`` characters (default 20000),
+at most ``max_depth`` (default 100) levels of brackets, signs in a row and syntax-tree nesting
+(a run like ``a + b - c`` counts as one level), and at most 1000 numbers, names, operators and
+calls (200 calls). Integer literals have at most 100 digits, numbers at most 1000 digits, Floats
+a magnitude within ``1e+-1000`` and at most 3400 bits. Because SymPy evaluates eagerly, the
+costly cases are checked before it runs: a power may create at most 1000 digits (10000 in the
+whole formula), roots are taken of numbers of at most 300 digits, ``exp(c*log(b))`` counts as
+the power ``b**c``, functions are evaluated numerically on Floats up to ``1e30`` only
+(``besselj`` orders up to 200), ``Max``/``Min`` may need at most 30 pairwise comparisons (and no
+constants that may be complex), ``floor``, ``ceiling``, ``Abs``, ``Max`` and ``Min`` take
+arguments of about 200 syntax-tree nodes in all (their cost grows with the square of the
+argument size), ``Piecewise`` pieces that SymPy would merge may create at most 500 clauses, a
+``Piecewise`` condition must not contain a ``Piecewise``, and comparisons of constants must be
+decidable. Calls, ``Piecewise``, comparison chains and ``&``/``|`` runs take at most 100
+operands. As a backstop for SymPy slow paths that these limits do not foresee, building may make
+at most 1.5 million Python-level calls (about 1.5 s here; a count, not a clock, checked by a
+per-thread profile hook, which stands aside while another profiler is active).
 
 Numbers: ``-0.0`` reads as ``0.0`` (SymPy Floats have no signed zero); ``repr(float)``
 strings read back bit for bit, subnormals included. Operator chains are built left to right

@@ -197,3 +197,19 @@ def test_string_formula_may_use_a_registered_plugin_function() -> None:
     assert out.item() == pytest.approx(2 * float(sp.tanh(0.5)))
     with pytest.raises(FamilyError, match="unknown"):
         KernelFamily("nope", "notregistered(x)", ("x",), [])
+
+
+def test_numeric_forms_no_formula_string_expresses_are_stored_evaluated() -> None:
+    # a power of a product can leave Mul(3, 15**(3/4), sqrt(3)) unevaluated; its formula text
+    # would read back as 9*3**(1/4)*5**(3/4), so the family stores the evaluated form and its
+    # formula survives the text round trip (export, fingerprints) exactly
+    from aclcore.symbolic.parse import formula_to_string, parse_formula
+
+    xs, s = sp.symbols("x s", real=True)
+    odd = sp.Mul(3, sp.Integer(15) ** sp.Rational(3, 4), sp.sqrt(3), evaluate=False)
+    fam = KernelFamily("odd_number", odd**s * sp.exp(-xs**2), ("x",), [Param("s", 1.0)])
+    assert sp.srepr(fam.sympy_expr) == sp.srepr(
+        (9 * sp.Integer(3) ** sp.Rational(1, 4) * sp.Integer(5) ** sp.Rational(3, 4)) ** s
+        * sp.exp(-xs**2))
+    back = parse_formula(formula_to_string(fam.sympy_expr))
+    assert sp.srepr(back) == sp.srepr(fam.sympy_expr)
