@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from aclcore.cli.export import add_export_command
 from aclcore.cli.families import add_families_command, add_show_command
+from aclcore.cli.fit import add_fit_command
 from aclcore.cli.plugins import add_plugins_command
 from aclcore.cli.train import add_train_command
 from aclcore.errors import AclError
@@ -31,6 +32,7 @@ _AddCommand = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], 
 #: The subcommands, in help order; each adds its parser and sets ``run``.
 SUBCOMMANDS: list[_AddCommand] = [
     add_plugins_command, add_families_command, add_show_command, add_export_command,
+    add_fit_command,
     add_train_command,
 ]
 
