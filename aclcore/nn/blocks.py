@@ -109,19 +109,21 @@ class AnalyticBlock(nn.Module):
     def init_gains(self, target: torch.Tensor) -> None:
         """Set the gains so that kernel ``(o, i)`` has gain ``target[o, i]`` in expectation.
 
-        Full gains are set to ``target``. Factorised gains get ``gain_in`` standard normal
-        and ``gain_out[o, :]`` normal with standard deviation ``rms(target[o]) / sqrt(r)``:
-        each kernel's gain then has mean square ``mean(target[o] ** 2)``, with random signs
-        so that the ``r`` input mixtures differ (drawn from torch's global generator).
+        Full gains are set to ``target``. Factorised gains are drawn standard normal (from
+        torch's global generator, so the ``r`` input mixtures differ and have random signs),
+        then each row of ``gain_out`` is scaled so that the gains of output channel ``o``
+        have the root mean square of ``target[o]``.
         """
         with torch.no_grad():
             if self.gain is not None:
                 self.gain.copy_(target)
             elif self.gain_out is not None and self.gain_in is not None:
-                rank = self.gain_out.shape[1]
-                scale = target.square().mean(dim=1, keepdim=True).sqrt() / rank**0.5
                 self.gain_in.normal_()
-                self.gain_out.normal_().mul_(scale)
+                self.gain_out.normal_()
+                drawn = (self.gain_out @ self.gain_in).square().mean(dim=1, keepdim=True)
+                wanted = target.square().mean(dim=1, keepdim=True)
+                tiny = torch.finfo(drawn.dtype).tiny
+                self.gain_out.mul_((wanted / drawn.clamp_min(tiny)).sqrt())
 
     def values(self) -> dict[str, torch.Tensor]:
         """Constrained AKP values by name, shaped ``(count, in_per_group)`` or ``(count, 1)``."""

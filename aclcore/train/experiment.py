@@ -33,6 +33,7 @@ from aclcore.errors import ConfigError
 from aclcore.export.checkpoint import RUN_CHECKPOINT, save_checkpoint
 from aclcore.models import PLAIN, ConvSpec, analytic_preset, build_model, conv_names
 from aclcore.models.spec import spec_from_dict
+from aclcore.train.batches import steps_per_epoch
 from aclcore.train.config import TrainConfig
 from aclcore.train.distributed import DistContext, setup_distributed, teardown_distributed
 from aclcore.train.loop import TrainResult, train_model
@@ -229,6 +230,7 @@ def run_experiment(
             config.data, data_dir=config.data_dir, subset=config.subset)
         if data is not None and config.subset is not None:
             splits = splits.subset(config.subset)
+        steps_per_epoch(len(splits.train), config.train.batch_size, ctx.world_size)
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
             _write_json(out / RUN_FILE, config.to_dict())
