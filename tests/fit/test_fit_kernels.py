@@ -54,7 +54,7 @@ def test_recovers_akps_under_noise(name: str) -> None:
 
 def test_separate_akps_recover_each_channel() -> None:
     family = CLASSIC["gaussian_d1"]
-    bank, akps, gains = synthesize(family, 4, 3, (7, 7), share=False, seed=3)
+    bank, akps, _ = synthesize(family, 4, 3, (7, 7), share=False, seed=3)
     result = fit_kernels(bank, [family], share_akps=False, **QUICK)
     fit = result.fits["gaussian_d1"]
     assert fit.akps["sigma"].shape == (4, 3) and fit.gains.shape == (4, 3)
