@@ -5,6 +5,7 @@
 * :mod:`.config` -- :class:`TrainConfig`; :mod:`.batches` -- deterministic batches split
   across ranks; :mod:`.optim` -- optimiser and schedule; :mod:`.state` -- the state file;
   :mod:`.distributed` -- torchrun / DistributedDataParallel; :mod:`.progress` -- the bar;
+  :mod:`.threads` -- CPU threads (``--threads auto``);
 * :mod:`.experiment` -- :func:`run_experiment`: the analytic model and the CNN baseline
   trained alike, with a run directory of checkpoints, metrics, plots and formula cards;
 * :mod:`.robustness` -- accuracy under additive Gaussian noise and rotations;

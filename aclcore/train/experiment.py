@@ -19,6 +19,7 @@ same batches), and writes (rank 0) the run directory::
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -114,7 +115,7 @@ class ExperimentConfig:
 
 @dataclass
 class ExperimentResult:
-    """What :func:`run_experiment` reports."""
+    """What :func:`run_experiment` reports (``rank``: of the process that got it)."""
 
     out_dir: Path
     data: dict[str, Any]
@@ -124,6 +125,8 @@ class ExperimentResult:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    environment: dict[str, Any] = field(default_factory=dict)
+    rank: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (``metrics.json`` and ``acl train --json``)."""
@@ -134,8 +137,8 @@ class ExperimentResult:
                 entry["robustness"] = [c.as_dict() for c in self.robustness[r.name]]
             models[r.name] = entry
         return {"run_dir": str(self.out_dir), "data": self.data, "config": self.config.to_dict(),
-                "models": models, "files": self.files, "notes": self.notes,
-                "seconds": self.seconds}
+                "environment": self.environment, "models": models, "files": self.files,
+                "notes": self.notes, "seconds": self.seconds}
 
 
 def read_run_config(run_dir: Path) -> ExperimentConfig:
@@ -151,6 +154,19 @@ def read_run_config(run_dir: Path) -> ExperimentConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return ExperimentConfig.from_dict(data)
+
+
+def _environment(ctx: DistContext) -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    from aclcore.version import __version__
+
+    return {"aclcore": __version__, "torch": torch.__version__,
+            "python": platform.python_version(), "device": str(ctx.device),
+            "world_size": ctx.world_size, "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count()}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -236,7 +252,8 @@ def run_experiment(
             _write_json(out / RUN_FILE, config.to_dict())
             log(f"data: {splits.name} ({len(splits.train)} train / {len(splits.val)} val / "
                 f"{len(splits.test)} test) from {splits.source}")
-        result = ExperimentResult(out, splits.describe(), config, [])
+        result = ExperimentResult(out, splits.describe(), config, [],
+                                  environment=_environment(ctx), rank=ctx.rank)
         if splits.note:
             result.notes.append(splits.note)
         ctx.barrier()
