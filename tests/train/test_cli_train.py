@@ -121,3 +121,20 @@ def test_an_existing_run_is_not_overwritten(tmp_path: Path,
     assert "already holds a run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--model", "vgg"])
+
+
+def test_resnet_on_cifar10_binary_batches(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.data import write_cifar10
+
+    write_cifar10(tmp_path / "cifar", per_batch=8, n_test=8)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "resnet", "--data", "cifar10", "--data-dir",
+                 str(tmp_path / "cifar"), "--epochs", "1", "--batch-size", "8", "--no-card",
+                 "--no-progress", "--json", "-o", str(run)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["data"]["image_shape"] == [3, 32, 32]
+    analytic = summary["models"]["analytic"]["parameters"]
+    cnn = summary["models"]["cnn"]["parameters"]
+    assert analytic["kernels"] == 16 * 32 + 32 * 64  # only the 1x1 shortcuts stay plain
+    assert cnn["total"] - cnn["conv"] == analytic["total"] - analytic["conv"]

@@ -128,3 +128,11 @@ def test_resume_refuses_other_options_and_other_files(digits, tmp_path: Path) ->
     (tmp_path / "state.pt").write_bytes(b"garbage")
     with pytest.raises(ConfigError, match="not a readable training state"):
         load_state(tmp_path / "state.pt")
+
+
+def test_mixed_precision_trains_on_the_cpu(digits) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(epochs=1, batch_size=64, amp=True, seed=0)
+    result = train_model(_model(), digits, config, name="amp", progress=False)
+    record = result.history[0]
+    assert torch.isfinite(torch.tensor([record.train_loss, record.val_loss])).all()
+    assert 0.0 <= result.test_acc <= 1.0
