@@ -46,6 +46,9 @@ def add_fit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--starts", type=int, default=16, help="starts per kernel (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--compression", type=float, action="append", default=[], metavar="X",
+                   help="also report the best bank error at compression >= X on the "
+                   "error/compression front (repeatable)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(run=cmd_fit)
 
@@ -67,7 +70,7 @@ def _families(spec: str | None, ndim: int) -> list[str]:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``acl fit SOURCE [options]``: fit, print the summary, write the report."""
-    from aclcore.fit import fit_kernels, select, summarize
+    from aclcore.fit import best_within, fit_kernels, pareto_front, select, summarize
     from aclcore.fit.report import write_report
     from aclcore.fit.sources import load_bank
 
@@ -89,13 +92,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "selection": {"choice": choice, "analytic": sum(c is not None for c in choice),
                       "bank_error": result.bank_error(choice),
                       "compression": bank.numel() / max(params, 1)},
+        "front": [],
         "report": None,
     }
+    front = pareto_front(result)
+    for wanted in args.compression:
+        point = best_within(front, wanted)
+        summary["front"].append({
+            "at_least": wanted, "bank_error": None if point is None else point.error,
+            "compression": None if point is None else point.compression,
+            "choice": None if point is None else list(point.choice)})
     if args.output:
         command = "acl fit " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         summary["report"] = str(write_report(
             result, args.output, tol=args.tol, source=args.source, command=command,
             title=f"Kernel fit of {args.source}" + (f" ({args.layer})" if args.layer else ""),
+            compressions=args.compression,
         ))
     if args.json:
         from aclcore.cli.common import print_json
@@ -111,6 +123,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     sel = summary["selection"]
     print(f"tol {args.tol:g}: {sel['analytic']} of {bank.shape[0]} kernels analytic, bank "
           f"error {sel['bank_error']:.3f}, compression {sel['compression']:.1f}x")
+    for row in summary["front"]:
+        if row["bank_error"] is None:
+            print(f"front: compression >= {row['at_least']:g} is not reachable")
+        else:
+            print(f"front: compression >= {row['at_least']:g}: bank error "
+                  f"{row['bank_error']:.3f} at {row['compression']:.2f}x")
     if summary["report"]:
         print(f"wrote {summary['report']}")
     return 0

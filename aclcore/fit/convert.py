@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +171,7 @@ def convert(
     layers: Sequence[str] | str | None = None,
     inputs: torch.Tensor | None = None,
     loader: Iterable[Any] | None = None,
+    results: Mapping[str, FitResult] | None = None,
     **fit_options: Any,
 ) -> Conversion:
     """Replace convolutions of a copy of ``model`` by analytic equivalents and measure it.
@@ -184,6 +185,9 @@ def convert(
             ``nn.Conv2d``, ``nn.Conv3d``).
         inputs: sample inputs for the output deviation.
         loader: ``(input, label)`` batches for the accuracy of both models.
+        results: fits made before, by module path (e.g. the ``result`` of an earlier
+            conversion's :class:`LayerConversion`): those layers are not fitted again, so
+            trying several ``tol`` costs one fit.
         **fit_options: options of :func:`~aclcore.fit.fit_kernels`.
 
     Raises:
@@ -195,8 +199,10 @@ def convert(
     records = []
     for path in paths:
         conv = check_conv(converted.get_submodule(path), f"module {path!r}")
-        result = fit_kernels(conv.weight.detach(), families, dilation=conv.dilation,
-                             **fit_options)
+        result = (results or {}).get(path)
+        if result is None:
+            result = fit_kernels(conv.weight.detach(), families, dilation=conv.dilation,
+                                 **fit_options)
         fitted: FittedConv = fit_conv(conv, families, tol, result=result)
         _replace(converted, path, fitted)
         layer = fitted.layer

@@ -136,6 +136,7 @@ def write_report(
     source: str | None = None,
     command: str | None = None,
     digits: int = 4,
+    compressions: Sequence[float] = (),
 ) -> Path:
     """Write the Markdown report of ``result`` to ``path`` and its PNG files next to it.
 
@@ -148,6 +149,7 @@ def write_report(
         source: where the kernels came from (shown in the report).
         command: the command that made the report (shown in the report).
         digits: significant digits of the formulas.
+        compressions: compressions tabulated on the front besides :data:`COMPRESSIONS`.
 
     Returns:
         The path of the Markdown file.
@@ -228,17 +230,23 @@ def write_report(
         "bank error against the parameter count (aclcore.fit.pareto_front); the last row is "
         "the most compressed choice.",
         "",
-        "| compression at least | bank error | parameters | analytic kernels | families used |",
-        "|---|---|---|---|---|",
+        "| compression at least | bank error | parameters | analytic kernels | families used "
+        "| bank error, no free kernel |",
+        "|---|---|---|---|---|---|",
     ]
+    analytic_front = pareto_front(result, free=False)
     most = max(front, key=lambda p: p.compression)
-    for c in (*(c for c in COMPRESSIONS if c < most.compression), most.compression):
+    wanted = sorted({*(float(c) for c in (*COMPRESSIONS, *compressions)
+                       if c < most.compression), most.compression})
+    for c in wanted:
         p = best_within(front, c)
         assert p is not None
+        q = best_within(analytic_front, c)
         used = sorted({x for x in p.choice if x is not None})
-        lines.append(f"| {c:.3g}x | {p.error:.3f} | {p.n_params} ({p.compression:.1f}x) | "
+        lines.append(f"| {c:.4g}x | {p.error:.3f} | {p.n_params} ({p.compression:.2f}x) | "
                      f"{sum(x is not None for x in p.choice)} | "
-                     f"{', '.join(f'`{u}`' for u in used)} |")
+                     f"{', '.join(f'`{u}`' for u in used)} | "
+                     f"{_fmt(q.error if q is not None else None)} |")
     lines += ["", f"![error against compression]({front_png.name})", "", "## Kernels", "",
               "Target, fitted kernel and residual of every kernel (same colour scale per row)."
               , ""]

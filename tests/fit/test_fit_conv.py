@@ -162,6 +162,9 @@ def test_convert_a_model() -> None:
     assert conv.model_params_before - conv.model_params_after == 600 - 254
     assert conv.compression == pytest.approx(rec.compression)
     assert '"features.0.layer"' in to_json(conv.model)  # exports like any analytic model
+    again = convert(model, ["unused"], tol=1e-3, layers="features.0",
+                    results={"features.0": rec.result})  # no second fit: same model
+    assert torch.equal(again.model(x), conv.model(x))
     frozen = freeze(conv.model)
     assert torch.allclose(frozen(x), model(x), atol=1e-4)
 
