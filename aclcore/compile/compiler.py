@@ -34,7 +34,7 @@ import sympy as sp
 import torch
 
 from aclcore.compile.codegen import Emitter
-from aclcore.compile.singular import removable_singularities
+from aclcore.compile.singular import resolve_singularities
 from aclcore.errors import CompileError, ConfigError, NonFiniteKernelError
 from aclcore.symbolic.family import KernelFamily
 from aclcore.symbolic.functions import FunctionTable, active_table, complete_table
@@ -52,7 +52,8 @@ class _Core:
     source: str
     filename: str
     singular_sets: tuple[tuple[str, ...], ...]
-    limits: tuple[sp.Expr, ...] = ()
+    limits: tuple[sp.Expr, ...]
+    explicit: sp.Expr
 
 
 _cache: OrderedDict[Any, _Core] = OrderedDict()
@@ -93,31 +94,15 @@ def _generate(
     label: str,
     singularities: bool,
     table: FunctionTable,
+    positive: Sequence[sp.Symbol],
 ) -> _Core:
     symbol_vars = {c: f"c_{c.name}" for c in coords}
     symbol_vars.update({p: f"p_{p.name}" for p in params})
     em = Emitter(symbol_vars, set(coords), table)
-    special = removable_singularities(expr, coords) if singularities else []
-    if not special:
-        result = em.tensor(em.emit(expr))
-    else:
-        masks: list[str] = []
-        for subset, _ in special:
-            zeros = " & ".join(f"(c_{c.name} == 0)" for c in subset)
-            masks.append(em.assign(zeros, "_s"))
-        pieces: list[tuple[str, str]] = []
-        taken: str | None = None
-        for mask, (_, limit) in zip(masks, special, strict=True):
-            sel = mask if taken is None else em.assign(f"{mask} & ~{taken}", "_m")
-            em.push(sel)
-            pieces.append((mask, em.tensor(em.emit(limit))))
-            em.pop()
-            taken = mask if taken is None else em.assign(f"{taken} | {mask}", "_m")
-        em.push(em.assign(f"~{taken}", "_m"))
-        pieces.append(("True", em.tensor(em.emit(expr))))
-        em.pop()
-        result = em.select(pieces)
-    linked = _differentiable_symbols(expr, table)
+    explicit, special = (resolve_singularities(expr, coords, positive) if singularities
+                         else (expr, []))
+    result = em.tensor(em.emit(explicit))
+    linked = _differentiable_symbols(explicit, table)
     zero_links = [f"p_{p.name}" for p in params if p not in linked]
     if em.unsupported:
         raise CompileError(
@@ -146,7 +131,7 @@ def _generate(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     fn = namespace[f"kernel_{_ident(label)}"]
     subsets = tuple(tuple(str(c.name) for c in s) for s, _ in special)
-    return _Core(fn, source, filename, subsets, tuple(limit for _, limit in special))
+    return _Core(fn, source, filename, subsets, tuple(limit for _, limit in special), explicit)
 
 
 def _ident(label: str) -> str:
@@ -217,17 +202,11 @@ class CompiledFamily:
         """The formula exactly as computed: removable singularities as Piecewise branches.
 
         ``Piecewise((limit, Eq(x, 0) & Eq(y, 0)), ..., (expr, True))`` where the compiler
-        substitutes limits; the plain expression otherwise. Evaluating it with any evaluator
-        (SymPy, mpmath) reproduces the compiled values, also on the singular taps.
+        substitutes limits (inside a Piecewise, in the branch whose limit it is); the plain
+        expression otherwise. Evaluating it with any evaluator (SymPy, mpmath) reproduces the
+        compiled values, also on the singular taps.
         """
-        expr = self.family.sympy_expr
-        if not self.singular_sets:
-            return expr
-        pieces = [
-            (limit, sp.And(*[sp.Eq(sp.Symbol(c, real=True), 0) for c in subset]))
-            for subset, limit in zip(self.singular_sets, self.singular_limits, strict=True)
-        ]
-        return sp.Piecewise(*pieces, (expr, True))
+        return self._core.explicit
 
     def __repr__(self) -> str:
         return f"<CompiledFamily {self.family.name!r} {self.family.coord_names}>"
@@ -329,12 +308,13 @@ def _describe_non_finite(
 
 
 def _cache_key(expr: sp.Expr, coords: Sequence[sp.Symbol], params: Sequence[sp.Symbol],
-               singularities: bool, table: FunctionTable) -> tuple[Any, ...]:
+               singularities: bool, table: FunctionTable, positive: Sequence[sp.Symbol]
+               ) -> tuple[Any, ...]:
     # SymPy expressions hash and compare structurally (Float(2.0) != Integer(2), symbols by
     # name and assumptions), so the expression itself is the canonical key: no srepr needed
     plugin_fns = tuple(sorted((row.name, id(row.torch)) for row in table.plugin_rows(expr)))
     return (expr, tuple(c.name for c in coords), tuple(p.name for p in params),
-            singularities, plugin_fns)
+            singularities, plugin_fns, tuple(sorted(p.name for p in positive)))
 
 
 def compile_expr(
@@ -344,13 +324,15 @@ def compile_expr(
     *,
     label: str = "expr",
     singularities: bool = True,
+    positive: Sequence[sp.Symbol] = (),
 ) -> Any:
     """Compile a bare expression to ``fn(coords_tuple, params_dict) -> Tensor`` (cached).
 
-    Lower-level than :func:`compile_family`: no validation beyond the translation table and
-    no finite check. Used for exported formulas and fitted kernels.
+    Lower-level than :func:`compile_family`: no validation beyond the function table and
+    no finite check. ``positive``: parameters known to be positive (for the limits of
+    removable singularities). Used for exported formulas and fitted kernels.
     """
-    return _compile_core(expr, coords, params, label, singularities).function
+    return _compile_core(expr, coords, params, label, singularities, positive).function
 
 
 def _compile_core(
@@ -359,17 +341,18 @@ def _compile_core(
     params: Sequence[sp.Symbol],
     label: str,
     singularities: bool,
+    positive: Sequence[sp.Symbol] = (),
 ) -> _Core:
     table = active_table()
     if not table.complete and table.unknown_heads(expr):
         table = complete_table()  # a function a plugin may provide: load the plugins first
-    key = _cache_key(expr, coords, params, singularities, table)
+    key = _cache_key(expr, coords, params, singularities, table, positive)
     with _cache_lock:
         core = _cache.get(key)
         if core is not None:
             _cache.move_to_end(key)
             return core
-    core = _generate(expr, coords, params, label, singularities, table)
+    core = _generate(expr, coords, params, label, singularities, table, positive)
     with _cache_lock:
         _cache[key] = core
         while len(_cache) > _CACHE_SIZE:
@@ -396,5 +379,6 @@ def compile_family(family: KernelFamily, *, singularities: bool = True) -> Compi
         [p.symbol for p in family.params],
         family.name,
         singularities,
+        [p.symbol for p in family.params if p.constraint_obj.positive],
     )
     return CompiledFamily(family, core, singularities)

@@ -1,8 +1,17 @@
 """Removable singularities of a kernel formula: where vanishing coordinates make it 0/0.
 
-Private helper of :mod:`aclcore.compile.compiler`. ``sin(r)/r`` is NaN on the centre tap when
-evaluated as written; its limit there is finite. The compiler substitutes such limits,
-computed here by SymPy once per expression, so the kernel is finite with exact gradients.
+``sin(r)/r`` is NaN on the centre tap when evaluated as written; its limit there is finite.
+:func:`resolve_singularities` returns the formula with every such limit written in as a
+``Piecewise`` branch (``Piecewise((limit, Eq(x, 0) & Eq(y, 0)), (formula, True))``), computed
+by SymPy once per expression, so the compiled kernel is finite with exact gradients and the
+exported formula evaluates to the same values on every tap.
+
+Inside a ``Piecewise`` the limits are taken branch by branch: a branch's limit is used where
+its condition selects it at the tap (SymPy's ``limit`` of a whole Piecewise returns its last
+branch, whatever the conditions say). A singular term that still holds a Piecewise is not
+resolved at all: its tap is reported by the finite check, never given a value that is not the
+limit. Parameters whose constraint keeps them positive are positive for SymPy's limits, so
+``exp(-a/x**2)`` with a positive ``a`` has the limit 0 at ``x = 0`` (with a zero gradient).
 """
 
 from __future__ import annotations
@@ -12,12 +21,15 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-__all__ = ["LIMIT_WORK", "removable_singularities"]
+__all__ = ["LIMIT_WORK", "Singularity", "removable_singularities", "resolve_singularities"]
 
 #: Python-level calls the search for removable singularities (SymPy limits) may make per
 #: expression: about 10 s of SymPy work here (a 3-D Bessel family needs ~2 million). A count,
 #: not a clock, so that a family compiles the same way on every machine and under any load.
 LIMIT_WORK = 10_000_000
+
+#: (coordinates that vanish, the limit there)
+Singularity = tuple[tuple[sp.Symbol, ...], sp.Expr]
 
 _NON_FINITE = (sp.nan, sp.zoo, sp.oo, -sp.oo)
 
@@ -31,6 +43,8 @@ def _is_clean_limit(value: sp.Basic) -> bool:
 
 
 def _limit(expr: sp.Expr, order: Sequence[sp.Symbol]) -> sp.Expr | None:
+    if expr.has(sp.Piecewise):  # SymPy's limit of a Piecewise ignores its conditions
+        return None
     value = expr
     try:
         for sym in order:
@@ -56,10 +70,36 @@ def _limit_at(expr: sp.Expr, subset: Sequence[sp.Symbol],
         value = term.xreplace(zeros)
         if _has_non_finite(value):
             value = _limit(term, order)
+            if value is None and isinstance(term, sp.Mul):
+                value = _factorwise(term, zeros, order)
             if value is None:  # terms may diverge only separately: sin(x)/x**3 - 1/x**2
                 return _limit(expr, order) if term is not expr else None
         total += value
     return total
+
+
+def _factorwise(term: sp.Mul, zeros: dict[sp.Symbol, sp.Expr],
+                order: Sequence[sp.Symbol]) -> sp.Expr | None:
+    """A product's value where only some factors are singular: the factors that do not depend
+    on the vanishing coordinates, or are finite and non-zero at the tap, keep their value there
+    (a Piecewise factor its selected branch); the others take their joint limit.
+
+    So ``Piecewise((1, b > 0), (2, True)) * sin(a*x)/x`` is the Piecewise times ``a`` at
+    ``x = 0``.
+    """
+    kept: list[sp.Expr] = []
+    singular: list[sp.Expr] = []
+    for factor in term.args:
+        at = factor.xreplace(zeros)
+        constant = not factor.free_symbols & set(zeros)
+        if constant or (not _has_non_finite(at) and at.is_zero is False):
+            kept.append(at)
+        else:
+            singular.append(factor)
+    if not kept or not singular:
+        return None
+    limit = _limit(sp.Mul(*singular), order)
+    return None if limit is None else sp.Mul(*kept) * limit
 
 
 #: Rays through the origin along which a limit in 2 or 3 coordinates is also taken.
@@ -82,18 +122,18 @@ def _agrees_on_rays(expr: sp.Expr, subset: Sequence[sp.Symbol], value: sp.Expr) 
 
 
 def removable_singularities(
-    expr: sp.Expr, coords: Sequence[sp.Symbol]
-) -> list[tuple[tuple[sp.Symbol, ...], sp.Expr]]:
+    expr: sp.Expr, coords: Sequence[sp.Symbol], positive: Sequence[sp.Symbol] = ()
+) -> list[Singularity]:
     """(coordinate subset, limit) for each subset whose vanishing makes ``expr`` singular.
 
     Larger subsets come first (the origin before the axes). A subset qualifies when setting
     its coordinates to 0 yields nan/zoo/oo and the two-sided iterated limit in both orders
-    exists and agrees, also with the limits along two rays through the origin. SymPy's limit
-    has no bound of its own, so the search stops after ``LIMIT_WORK`` calls: a singularity left
-    unresolved is then reported by the finite check when the kernel is sampled, never
-    silently NaN.
+    exists and agrees, also with the limits along two rays through the origin. The symbols in
+    ``positive`` are taken as positive (their constraints say so). SymPy's limit has no bound
+    of its own, so the search stops after ``LIMIT_WORK`` calls: a singularity left unresolved
+    is then reported by the finite check when the kernel is sampled, never silently NaN.
     """
-    found: list[tuple[tuple[sp.Symbol, ...], sp.Expr]] = []
+    found: list[Singularity] = []
     singular = [
         subset
         for size in range(len(coords), 0, -1)
@@ -105,21 +145,72 @@ def removable_singularities(
     from aclcore.symbolic.budget import Overtime, WorkBudget  # first use, not at import
 
     budget = WorkBudget(LIMIT_WORK)
+    params = sorted(expr.free_symbols - set(coords), key=lambda s: s.name)
     try:
         with budget:
             for subset in singular:
                 budget.check()
-                first = _limit_at(expr, subset, subset)
-                if first is None:
-                    continue
-                if len(subset) > 1:
-                    second = _limit_at(expr, subset, tuple(reversed(subset)))
-                    if second is None or sp.simplify(first - second) != 0:
-                        continue
-                    if not _agrees_on_rays(expr, subset, first):
-                        continue
-                found.append((subset, first))
+                limit = _limit_under(expr, subset, [p for p in params if p in positive])
+                if limit is None and any(p not in positive for p in params):
+                    # a limit that exists only for positive values of the other parameters
+                    # (exp(-a/x**2) with a real a) holds where they are positive; elsewhere
+                    # the Piecewise has no value (NaN), which the finite check reports
+                    limit = _limit_under(expr, subset, params)
+                    if limit is not None:
+                        limit = sp.Piecewise((limit, sp.And(*[p > 0 for p in params
+                                                             if p not in positive])))
+                if limit is not None:
+                    found.append((subset, limit))
     except Overtime:
         if not budget.exhausted:  # an enclosing budget (a whole document) is used up
             raise
     return found
+
+
+def _limit_under(expr: sp.Expr, subset: Sequence[sp.Symbol],
+                 positive: Sequence[sp.Symbol]) -> sp.Expr | None:
+    """The limit at the zeros of ``subset`` with ``positive`` taken as positive, or None."""
+    assume = {p: sp.Dummy(p.name, positive=True) for p in positive}
+    work = expr.xreplace(assume) if assume else expr
+    first = _limit_at(work, subset, subset)
+    if first is None:
+        return None
+    if len(subset) > 1:
+        second = _limit_at(work, subset, tuple(reversed(subset)))
+        if second is None or sp.simplify(first - second) != 0:
+            return None
+        if not _agrees_on_rays(work, subset, first):
+            return None
+    return first.xreplace({d: p for p, d in assume.items()}) if assume else first
+
+
+def _with_limits(expr: sp.Expr, coords: Sequence[sp.Symbol], positive: Sequence[sp.Symbol]
+                 ) -> tuple[sp.Expr, list[Singularity]]:
+    found = removable_singularities(expr, coords, positive)
+    if not found:
+        return expr, found
+    pieces = [(limit, sp.And(*[sp.Eq(c, 0) for c in subset])) for subset, limit in found]
+    return sp.Piecewise(*pieces, (expr, True)), found
+
+
+def resolve_singularities(
+    expr: sp.Expr, coords: Sequence[sp.Symbol], positive: Sequence[sp.Symbol] = ()
+) -> tuple[sp.Expr, list[Singularity]]:
+    """``expr`` with the limits of its removable singularities written in, and the top-level ones.
+
+    Every branch value of every Piecewise (innermost first) gets its own limits, so a branch's
+    limit applies where its condition selects it; then the whole expression gets its limits
+    (see :func:`removable_singularities`). Returns the explicit expression and the
+    ``(coordinates, limit)`` pairs of the whole expression.
+    """
+    def branchwise(node: sp.Basic) -> sp.Basic:
+        if not node.args or node.is_Atom:
+            return node
+        args = tuple(branchwise(a) for a in node.args)
+        if isinstance(node, sp.Piecewise):
+            pairs = [(_with_limits(value, coords, positive)[0], cond) for value, cond in args]
+            return sp.Piecewise(*pairs, evaluate=False)
+        return node.func(*args) if args != node.args else node
+
+    inner = branchwise(expr) if expr.has(sp.Piecewise) else expr
+    return _with_limits(inner, coords, positive)

@@ -42,7 +42,9 @@ _j1_big = torch.special.bessel_j1
 """
 #: aclcore implementations that can be inlined: function -> (prelude, sources, its name).
 _INLINE: dict[Any, tuple[str, tuple[Callable[..., Any], ...], str]] = {
-    _special.sinc: ("", (_special.sinc,), "sinc"),
+    _special.sinc: (f"SINC_SERIES_BELOW = {_special.SINC_SERIES_BELOW!r}\n", (_special.sinc,),
+                    "sinc"),
+    _special.atan2: ("", (_special.atan2,), "atan2"),
     _special.heaviside: ("", (_special.heaviside,), "heaviside"),
     _special.besselj: (_BESSEL_PRELUDE, (_special._jn_trapezoid, _special._jn_recurrence,
                                          _special.besselj), "besselj"),
@@ -110,8 +112,9 @@ def _normalize(kernels, mode, nd):
 
 
 def _block(layer, block):
-    size, nd, dtype = layer["kernel_size"], len(layer["kernel_size"]), layer["dtype"]
-    values = block["akps"]
+    size, nd, out_dtype = layer["kernel_size"], len(layer["kernel_size"]), layer["dtype"]
+    dtype = torch.promote_types(out_dtype, torch.float32)  # half precision: float32 inside
+    values = {{n: v.to(dtype) for n, v in block["akps"].items()}}
     if layer["discretization"] == "sample":
         coords = _grid(size, layer["dilation"], dtype)
         params = {{n: v.reshape(*v.shape, *([1] * nd)) for n, v in values.items()}}
@@ -123,7 +126,7 @@ def _block(layer, block):
     lead = torch.broadcast_shapes((1, 1), *(v.shape for v in values.values()))
     if kernels.shape != (*lead, *size):
         kernels = kernels.expand(*lead, *size)
-    kernels = _normalize(kernels, block["normalize"], nd)
+    kernels = _normalize(kernels, block["normalize"], nd).to(out_dtype)
     if block["gain"] is not None:
         kernels = kernels * block["gain"].reshape(*block["gain"].shape, *([1] * nd))
     shape = (block["count"], layer["in_per_group"], *size)

@@ -174,7 +174,8 @@ def sample_kernels(
     Returns:
         Tensor ``(count, n, *kernel_size)`` where ``(count, n)`` is the broadcast shape of the
         AKPs (``(1, 1)`` for a family without AKPs), in the AKPs' dtype and device, inside the
-        autograd graph of the AKPs.
+        autograd graph of the AKPs. Half-precision AKPs (float16, bfloat16) are evaluated,
+        normalised and differentiated in float32; only the result is rounded.
     """
     compiled = _compiled(family)
     fam = compiled.family
@@ -189,7 +190,12 @@ def sample_kernels(
     ref = next(iter(values.values()), None)
     if ref is not None:
         dtype, device = ref.dtype, ref.device
-    dtype = dtype or torch.get_default_dtype()
+    out_dtype = dtype or torch.get_default_dtype()
+    # half precision is evaluated in float32 (cheap next to the convolution): 1/sigma**2 of a
+    # small scale overflows float16, and exp(-inf) = 0 has the gradient 0 * inf = NaN
+    dtype = torch.promote_types(out_dtype, torch.float32)
+    if dtype != out_dtype:
+        values = {n: v.to(dtype) for n, v in values.items()}
     lead = broadcast_shape((1, 1), *(v.shape for v in values.values()))
     if lead is None:
         shapes = ", ".join(f"{n}={tuple(v.shape)}" for n, v in values.items())
@@ -209,10 +215,10 @@ def sample_kernels(
         dense = compiled.evaluate(coords, ps, check_finite=check_finite)
         kernels = (dense * weights).sum(dim=tuple(range(-nd, 0)))
     kernels = kernels.expand(*lead, *size) if kernels.shape != (*lead, *size) else kernels
-    if mode == "none":
-        return kernels
-    scale, offset = normalization(kernels, mode, nd)
-    return (kernels + offset) * scale
+    if mode != "none":
+        scale, offset = normalization(kernels, mode, nd)
+        kernels = (kernels + offset) * scale
+    return kernels if kernels.dtype == out_dtype else kernels.to(out_dtype)
 
 
 def reversed_padding(

@@ -89,10 +89,11 @@ def kernel_records(
         for b, block, mode in blocks:
             assert b.family is not None
             values = block.values()
+            work = torch.promote_types(like.dtype, torch.float32)  # as sample_kernels works
             raw = sample_kernels(
-                block.compiled, values, kernel_size, dilation, discretization=discretization,
-                quadrature=quadrature, normalize="none", check_finite=False,
-                dtype=like.dtype, device=like.device,
+                block.compiled, {n: v.to(work) for n, v in values.items()}, kernel_size,
+                dilation, discretization=discretization, quadrature=quadrature,
+                normalize="none", check_finite=False, dtype=work, device=like.device,
             )
             scale, offset = normalization(raw, mode, len(kernel_size))
 

@@ -75,6 +75,11 @@ class Constraint:
         """A short human description of the domain, used in error messages."""
         return "any finite real number"
 
+    @property
+    def positive(self) -> bool:
+        """Whether every constrained value is > 0 (the compiler's limits may assume it)."""
+        return False
+
     def to_json(self) -> str | list[float]:
         """The JSON spelling (a string, or ``[lo, hi]`` for an interval)."""
         spec = self.spec
@@ -155,6 +160,10 @@ class Positive(Constraint):
     def describe(self) -> str:
         return f"a finite number > {POSITIVE_FLOOR:g} (strictly positive)"
 
+    @property
+    def positive(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True, eq=False)
 class Interval(Constraint):
@@ -196,6 +205,10 @@ class Interval(Constraint):
 
     def describe(self) -> str:
         return f"a number strictly inside ({self.lo:g}, {self.hi:g})"
+
+    @property
+    def positive(self) -> bool:
+        return self.lo >= 0
 
     def __repr__(self) -> str:
         return f"Interval({self.lo!r}, {self.hi!r})"

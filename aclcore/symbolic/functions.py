@@ -124,7 +124,9 @@ BUILTIN_FUNCTIONS: Mapping[str, TorchFunction] = MappingProxyType({
         _row("asin", sp.asin, torch.asin, "torch.asin", (-0.9, 0.9)),
         _row("acos", sp.acos, torch.acos, "torch.acos", (-0.9, 0.9)),
         _row("atan", sp.atan, torch.atan, "torch.atan"),
-        _row("atan2", sp.atan2, torch.atan2, "torch.atan2(y, x)", (0.2, 3.0), arity=(2,)),
+        _row("atan2", sp.atan2, special.atan2,
+             "torch.atan2(y, x); NaN at (0, 0), where SymPy's atan2 is undefined too (the "
+             "finite check refuses that tap)", (0.2, 3.0), arity=(2,)),
         _row("sinh", sp.sinh, torch.sinh, "torch.sinh"),
         _row("cosh", sp.cosh, torch.cosh, "torch.cosh"),
         _row("tanh", sp.tanh, torch.tanh, "torch.tanh"),
@@ -145,7 +147,8 @@ BUILTIN_FUNCTIONS: Mapping[str, TorchFunction] = MappingProxyType({
             "sinc",
             sp.sinc,
             special.sinc,
-            "torch.sinc(x / pi): SymPy's sinc is sin(x)/x, torch's is normalised; sinc(0) = 1",
+            "sin(x)/x, Taylor series below |x| = 0.1 (exact derivatives of every order at 0); "
+            "SymPy's sinc is un-normalised, torch.sinc is sin(pi x)/(pi x)",
         ),
         _row(
             "Heaviside",

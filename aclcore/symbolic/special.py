@@ -2,12 +2,16 @@
 
 Each function here matches SymPy's semantics exactly and has a correct, finite gradient:
 
-* :func:`sinc` is SymPy's un-normalised ``sin(x)/x`` (``torch.sinc`` is ``sin(pi x)/(pi x)``);
+* :func:`sinc` is SymPy's un-normalised ``sin(x)/x`` (``torch.sinc`` is ``sin(pi x)/(pi x)``),
+  with exact derivatives of every order at 0 (``torch.sinc``'s second derivative is NaN there);
+* :func:`atan2` is ``torch.atan2`` but undefined (NaN) at ``(0, 0)``, as SymPy's is, so that
+  the finite check refuses that tap instead of a silent 0 the exported formula cannot give;
 * :func:`heaviside` is ``H(x)`` with ``H(0) = h0`` (SymPy's default ``1/2``);
 * :func:`besselj` is the Bessel function of the first kind of integer order with gradients
   (``torch.special.bessel_j0/j1`` have none);
 * :func:`with_grad` turns any torch function plus its partial derivatives into a
-  differentiable function (used for plugin functions that torch cannot differentiate).
+  differentiable function (used for plugin functions that torch cannot differentiate); it
+  works under ``torch.func`` (``grad``, ``vmap``, ``jacrev``) as well as plain autograd.
 """
 
 from __future__ import annotations
@@ -18,14 +22,50 @@ from typing import Any
 
 import torch
 
-__all__ = ["MAX_BESSEL_ORDER", "besselj", "heaviside", "sinc", "unbroadcast", "with_grad"]
+__all__ = [
+    "MAX_BESSEL_ORDER",
+    "atan2",
+    "besselj",
+    "heaviside",
+    "sinc",
+    "unbroadcast",
+    "with_grad",
+]
 
 Partials = Callable[..., Sequence[torch.Tensor | float | None]]
 
 
+#: Below this magnitude :func:`sinc` uses its Taylor series (error below 3e-18 there).
+SINC_SERIES_BELOW = 0.1
+
+
 def sinc(x: torch.Tensor) -> torch.Tensor:
-    """SymPy's ``sinc(x) = sin(x)/x`` with ``sinc(0) = 1`` (finite gradient 0 at 0)."""
-    return torch.sinc(x / math.pi)
+    """SymPy's ``sinc(x) = sin(x)/x`` with ``sinc(0) = 1``, exact derivatives of every order.
+
+    Near 0 the Taylor series ``1 - x**2/6 + x**4/120 - x**6/5040 + x**8/362880`` (the next
+    term is below 3e-18 for ``|x| < 0.1``), elsewhere ``sin(x)/x``; each branch is evaluated
+    on inputs safe for it, so neither leaks NaN into the other's values or gradients.
+    """
+    small = x.abs() < SINC_SERIES_BELOW
+    xs = torch.where(small, x, torch.zeros_like(x))
+    xb = torch.where(small, torch.ones_like(x), x)
+    x2 = xs * xs
+    series = 1 - x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72)))
+    return torch.where(small, series, torch.sin(xb) / xb)
+
+
+def atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``atan2(y, x)`` in ``(-pi, pi]``, NaN at ``y = x = 0`` where it has no value.
+
+    SymPy's ``atan2(0, 0)`` is ``nan`` and the angle has no limit at the origin, so a formula
+    that evaluates it there is singular like ``1/x`` at 0: the finite check names the tap (or
+    the compiler substitutes a limit where the formula has one, e.g. ``r**2 *
+    cos(2*atan2(y, x))``). ``torch.atan2`` would give 0 there silently. Gradients are finite
+    elsewhere (the origin is masked out of the computation).
+    """
+    origin = (x == 0) & (y == 0)
+    value = torch.atan2(torch.where(origin, 1.0, y), torch.where(origin, 1.0, x))
+    return torch.where(origin, float("nan"), value)
 
 
 def heaviside(x: torch.Tensor, h0: float | torch.Tensor = 0.5) -> torch.Tensor:
@@ -58,11 +98,16 @@ def with_grad(fn: Callable[..., torch.Tensor], partials: Partials) -> Callable[.
     """
 
     class _Fn(torch.autograd.Function):
+        generate_vmap_rule = True  # torch.func.vmap derives the batching from forward/backward
+
         @staticmethod
-        def forward(ctx: Any, *args: Any) -> torch.Tensor:
-            ctx.constants = [None if isinstance(a, torch.Tensor) else a for a in args]
-            ctx.save_for_backward(*[a for a in args if isinstance(a, torch.Tensor)])
+        def forward(*args: Any) -> torch.Tensor:
             return fn(*args)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+            ctx.constants = [None if isinstance(a, torch.Tensor) else a for a in inputs]
+            ctx.save_for_backward(*[a for a in inputs if isinstance(a, torch.Tensor)])
 
         @staticmethod
         def backward(ctx: Any, grad: torch.Tensor) -> Any:
