@@ -291,7 +291,10 @@ class Emitter:
                 )
                 args.append(value)
             else:
-                args.append(self.tensor(self.emit(arg)))
+                code = self.tensor(self.emit(arg))
+                # a plugin function gets a copy: were it to write into its argument, it must
+                # not change the tap grid or another sub-expression (built-ins never write)
+                args.append(f"{code}.clone()" if self.table.is_plugin_row(row) else code)
         target = getattr(torch, getattr(row.torch, "__name__", ""), None)
         if target is row.torch:
             fn = f"torch.{row.torch.__name__}"

@@ -113,7 +113,7 @@ def _check_params(
     return out
 
 
-_GRIDS: dict[tuple[Any, ...], Any] = {}
+_GRIDS: dict[tuple[Any, ...], tuple[Any, tuple[int, ...]]] = {}
 
 
 def _cached(make: Callable[..., _T], *args: Any, dtype: torch.dtype,
@@ -122,19 +122,29 @@ def _cached(make: Callable[..., _T], *args: Any, dtype: torch.dtype,
 
     Not while ``torch.compile`` traces (it needs its own fake tensors), nor for an unresolved
     device; built outside inference mode so that a grid made under ``inference_mode`` can
-    later enter autograd graphs. Nothing writes into the grids.
+    later enter autograd graphs. aclcore never writes into a grid, and plugin functions get
+    copies of their arguments; should anything still write into one (its version counter
+    moves), the grid is rebuilt instead of served, so no other layer sees the damage.
     """
     if device is None or torch.compiler.is_compiling():
         return make(*args, ndim=ndim, dtype=dtype, device=device)
     key = (make, args, ndim, dtype, torch.device(device))
-    hit = _GRIDS.get(key)
-    if hit is None:
-        with torch.inference_mode(False):
-            hit = make(*args, ndim=ndim, dtype=dtype, device=device)
-        if len(_GRIDS) >= 256:
-            _GRIDS.clear()
-        _GRIDS[key] = hit
-    return cast(_T, hit)
+    entry = _GRIDS.get(key)
+    if entry is not None and _versions(entry[0]) == entry[1]:
+        return cast(_T, entry[0])
+    with torch.inference_mode(False):
+        hit = make(*args, ndim=ndim, dtype=dtype, device=device)
+    if len(_GRIDS) >= 256:
+        _GRIDS.clear()
+    _GRIDS[key] = (hit, _versions(hit))
+    return hit
+
+
+def _versions(grid: Any) -> tuple[int, ...]:
+    """The version counters of the tensors of a cached grid (they move on in-place writes)."""
+    if isinstance(grid, torch.Tensor):
+        return (grid._version,)
+    return tuple(v for item in grid for v in _versions(item))
 
 
 def sample_kernels(
