@@ -16,7 +16,7 @@ from typing import Any
 
 from aclcore.errors import AclError, ExportError, ParseError
 from aclcore.export.collect import functions_for
-from aclcore.export.rebuild import CLASSES, build_layer, check_sizes, read_options
+from aclcore.export.rebuild import CLASSES, bounded, build_layer, check_sizes, read_options
 from aclcore.export.schema import DTYPES, FORMAT, VERSION, ExportLimits, Reader, load_json
 from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.layers import AnalyticConvNd
@@ -265,12 +265,13 @@ def read_document(text: object, limits: ExportLimits | None = None
     if root == "layer" and len(items) != 1:
         r.fail("layers", f"a document with root 'layer' holds one layer, not {len(items)}")
     layers: list[tuple[str, AnalyticConvNd]] = []
-    for i, item in enumerate(items):
-        path, layer = _layer(r, item, f"layers[{i}]")
-        if (root == "layer") != (path == ""):
-            r.fail(f"layers[{i}].path", "the path is '' exactly for a document whose root is "
-                                        "a single layer")
-        if any(p == path for p, _ in layers):
-            r.fail(f"layers[{i}].path", f"{path!r} is given twice")
-        layers.append((path, layer))
+    with bounded(r, "the document"):
+        for i, item in enumerate(items):
+            path, layer = _layer(r, item, f"layers[{i}]")
+            if (root == "layer") != (path == ""):
+                r.fail(f"layers[{i}].path", "the path is '' exactly for a document whose root "
+                                            "is a single layer")
+            if any(p == path for p, _ in layers):
+                r.fail(f"layers[{i}].path", f"{path!r} is given twice")
+            layers.append((path, layer))
     return root, layers

@@ -11,7 +11,8 @@ document's tensors match the layer's parameters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -21,9 +22,10 @@ from aclcore.export.schema import DTYPES, Reader
 from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.grid import MAX_QUADRATURE
 from aclcore.nn.layers import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
+from aclcore.symbolic.budget import Overtime, WorkBudget
 from aclcore.symbolic.family import KernelFamily
 
-__all__ = ["CLASSES", "build_layer", "check_sizes", "read_options"]
+__all__ = ["CLASSES", "bounded", "build_layer", "check_sizes", "read_options"]
 
 CLASSES: dict[str, type[AnalyticConvNd]] = {
     "AnalyticConv1d": AnalyticConv1d, "AnalyticConv2d": AnalyticConv2d,
@@ -68,7 +70,8 @@ def read_options(r: Reader, record: Mapping[str, Any], path: str, ndim: int,
 
 
 def check_sizes(r: Reader, cfg: Mapping[str, Any], path: str) -> None:
-    """Reject configurations whose kernel bank would exceed the limits (before allocating)."""
+    """Reject configurations whose kernel bank would exceed the limits (before allocating),
+    alone or together with the layers of the same document read before it."""
     lim = r.limits
     ipg = max(1, cfg["in_channels"] // cfg["groups"])
     taps = math.prod(cfg["kernel_size"])
@@ -76,6 +79,10 @@ def check_sizes(r: Reader, cfg: Mapping[str, Any], path: str) -> None:
     if bank > lim.max_bank_elements:
         r.fail(path, f"the kernel bank would have {bank} elements (the limit is "
                      f"{lim.max_bank_elements})")
+    r.bank_elements += bank
+    if r.bank_elements > lim.max_total_bank_elements:
+        r.fail(path, f"the kernel banks of the layers so far would have {r.bank_elements} "
+                     f"elements together (the limit is {lim.max_total_bank_elements})")
     nodes = cfg["quadrature"] ** len(cfg["kernel_size"])
     samples = bank * (nodes if cfg["discretization"] == "integrate" else 1)
     if samples > lim.max_samples:
@@ -128,3 +135,26 @@ def build_layer(cls: type[AnalyticConvNd], cfg: Mapping[str, Any],
         raise ExportError(f"{path}: the kernel bank is not finite (gains or weights overflow "
                           f"{cfg['dtype']})")
     return layer
+
+
+@contextmanager
+def bounded(r: Reader, what: str) -> Iterator[None]:
+    """Run the reading of a whole document (``what``) within ``r.limits.max_work``.
+
+    Raises:
+        ExportError: the document needs more work than that (naming the limit), however its
+            families split it among themselves.
+    """
+    budget = WorkBudget(r.limits.max_work)
+    try:
+        with budget:
+            yield
+    except Overtime:
+        if not budget.exhausted:  # an enclosing budget is used up: not ours to report
+            raise
+        raise ExportError(
+            f"{what} needs more than {r.limits.max_work} calls of SymPy work (parsing its "
+            "formulas, finding the limits of its families' removable singularities); it is "
+            "refused: simplify its families, or raise ExportLimits(max_work=...) for a "
+            "document you trust"
+        ) from None

@@ -52,7 +52,14 @@ class ExportLimits:
         max_channels: ``in_channels``/``out_channels``/``groups`` of a layer.
         max_kernel_size: kernel size, stride and dilation along one axis; padding bound.
         max_bank_elements: elements of a layer's kernel bank (``out * in/groups * taps``).
+        max_total_bank_elements: elements of all the layers' kernel banks together (a small
+            document may describe large analytic banks: their AKPs are few numbers).
         max_samples: formula evaluations to sample a bank (taps times quadrature nodes).
+        max_work: Python-level calls of SymPy work the whole document may cost (parsing its
+            formulas, finding the limits of removable singularities while compiling its
+            families): a count, not a clock, so that a document is accepted or refused alike
+            on every machine (about 20 s of SymPy work here; each family on its own is also
+            bounded by the compiler's own limits).
         max_formula_chars: longest formula string (given to the safe parser).
         max_text_chars: longest other string (descriptions, names, notes).
         max_int_digits: longest integer literal.
@@ -66,8 +73,10 @@ class ExportLimits:
     max_params: int = 64
     max_channels: int = 2**20
     max_kernel_size: int = 4096
-    max_bank_elements: int = 2**28
+    max_bank_elements: int = 2**26
+    max_total_bank_elements: int = 2**27
     max_samples: int = 2**30
+    max_work: int = 20_000_000
     max_formula_chars: int = 20_000
     max_text_chars: int = 100_000
     max_int_digits: int = 40
@@ -157,6 +166,8 @@ class Reader:
 
     def __init__(self, limits: ExportLimits) -> None:
         self.limits = limits
+        #: Kernel-bank elements the layers read so far ask for (see ``max_total_bank_elements``).
+        self.bank_elements = 0
 
     fail = staticmethod(_fail)
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from aclcore.errors import ConfigError, UnknownFamilyError
-from aclcore.export.rebuild import CLASSES, build_layer, check_sizes, read_options
+from aclcore.export.rebuild import CLASSES, bounded, build_layer, check_sizes, read_options
 from aclcore.export.schema import DTYPES, ExportLimits, Reader
 from aclcore.nn.config import CONFIG_FIELDS, OPTIONAL_FIELDS
 from aclcore.nn.layers import AnalyticConvNd
@@ -131,40 +131,47 @@ def layers_from_state_dict(state_dict: object, *, limits: ExportLimits | None = 
     if len(prefixes) > r.limits.max_layers:
         r.fail(where, f"{len(prefixes)} layers (the limit is {r.limits.max_layers})")
     layers = []
-    for prefix in prefixes:
-        path = prefix[:-1] if prefix else ""
-        key = f"{where}[{prefix + _SUFFIX!r}]"
-        cls, cfg, entries = _config(r, dict(state_dict[prefix + _SUFFIX]), key)
-        tensors = {k[len(prefix):]: v for k, v in state_dict.items()
-                   if k.startswith(prefix) and k != prefix + _SUFFIX
-                   and "." + _SUFFIX not in "." + k[len(prefix):]}
-        if prefix == "":  # a single layer: every key belongs to it
-            tensors = {k: v for k, v in state_dict.items() if k != _SUFFIX}
-        for name, value in tensors.items():
-            problem = _tensor_problem(value)
-            if problem:
-                r.fail(f"{where}[{prefix + name!r}]", problem)
-        dtypes = {v.dtype for v in tensors.values()}
-        if len(dtypes) != 1:
-            r.fail(key, f"the layer's tensors have {len(dtypes)} dtypes; expected one")
-        cfg["dtype"] = str(dtypes.pop()).removeprefix("torch.")
-        cfg["bias"] = "bias" in tensors
-        cfg["check_finite"] = True
-        families = {e["name"]: _lookup(e["name"], e, path or "layer")
-                    for e in entries if e["name"] != "free"}
-        for e in entries:
-            fam = families.get(e["name"])
-            if fam is not None and "akps" in e and e["akps"] != list(fam.param_names):
-                raise ConfigError(
-                    f"{path or 'layer'}: the installed family {fam.name!r} has AKPs "
-                    f"{list(fam.param_names)} but the checkpoint's has {e['akps']}; install "
-                    f"the version the checkpoint was trained with ({_where(e)})")
-        layer = build_layer(cls, cfg, families, {k: v.detach().cpu() for k, v in
-                                                 tensors.items()}, path or "layer")
-        try:  # checks the recorded configuration again and warns on changed formulas
-            layer.set_extra_state(dict(state_dict[prefix + _SUFFIX]))
-        except ConfigError as err:
-            raise ConfigError(f"{path or 'layer'}: {err}") from err
-        layers.append((path, layer))
+    with bounded(r, f"the {where}"):
+        for prefix in prefixes:
+            layers.append(_state_layer(r, state_dict, prefix, where))
     root = "layer" if prefixes == [""] else "model"
     return root, layers
+
+
+def _state_layer(r: Reader, state_dict: Mapping[str, Any], prefix: str, where: str
+                 ) -> tuple[str, AnalyticConvNd]:
+    """Rebuild the layer whose extra state is ``<prefix>_extra_state``."""
+    path = prefix[:-1] if prefix else ""
+    key = f"{where}[{prefix + _SUFFIX!r}]"
+    cls, cfg, entries = _config(r, dict(state_dict[prefix + _SUFFIX]), key)
+    tensors = {k[len(prefix):]: v for k, v in state_dict.items()
+               if k.startswith(prefix) and k != prefix + _SUFFIX
+               and "." + _SUFFIX not in "." + k[len(prefix):]}
+    if prefix == "":  # a single layer: every key belongs to it
+        tensors = {k: v for k, v in state_dict.items() if k != _SUFFIX}
+    for name, value in tensors.items():
+        problem = _tensor_problem(value)
+        if problem:
+            r.fail(f"{where}[{prefix + name!r}]", problem)
+    dtypes = {v.dtype for v in tensors.values()}
+    if len(dtypes) != 1:
+        r.fail(key, f"the layer's tensors have {len(dtypes)} dtypes; expected one")
+    cfg["dtype"] = str(dtypes.pop()).removeprefix("torch.")
+    cfg["bias"] = "bias" in tensors
+    cfg["check_finite"] = True
+    families = {e["name"]: _lookup(e["name"], e, path or "layer")
+                for e in entries if e["name"] != "free"}
+    for e in entries:
+        fam = families.get(e["name"])
+        if fam is not None and "akps" in e and e["akps"] != list(fam.param_names):
+            raise ConfigError(
+                f"{path or 'layer'}: the installed family {fam.name!r} has AKPs "
+                f"{list(fam.param_names)} but the checkpoint's has {e['akps']}; install "
+                f"the version the checkpoint was trained with ({_where(e)})")
+    layer = build_layer(cls, cfg, families, {k: v.detach().cpu() for k, v in
+                                             tensors.items()}, path or "layer")
+    try:  # checks the recorded configuration again and warns on changed formulas
+        layer.set_extra_state(dict(state_dict[prefix + _SUFFIX]))
+    except ConfigError as err:
+        raise ConfigError(f"{path or 'layer'}: {err}") from err
+    return path, layer

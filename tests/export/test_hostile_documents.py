@@ -328,3 +328,43 @@ def test_random_mutations_give_export_errors_only(base_doc: dict[str, Any],
         except ExportError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 200
+
+
+# -- bounded work and memory for a whole document ------------------------------------------------
+def _bessel_doc(orders: range) -> str:
+    """A small document whose 3-D families each need ~2 million calls of limit search."""
+    z, a = sp.symbols("z a", real=True)
+    r2 = x**2 + y**2 + z**2
+    families = {KernelFamily(f"bessel{n}", sp.besselj(n, a * sp.sqrt(r2)) / r2, ("x", "y", "z"),
+                             [Param(a, (0.5, 1.0), "positive")]): 1 for n in orders}
+    from aclcore import AnalyticConv3d
+
+    torch.manual_seed(0)
+    return to_json(AnalyticConv3d(1, len(families), 3, families=families))
+
+
+def test_a_document_as_a_whole_has_a_work_budget() -> None:
+    from aclcore.compile import clear_cache
+
+    text = _bessel_doc(range(2, 4))
+    clear_cache()  # a fresh process would have to find the limits again
+    sp.core.cache.clear_cache()
+    # each family alone is within the compiler's own per-expression bound; together they
+    # exceed the document's budget, which is a count of calls: the same answer everywhere
+    with pytest.raises(ExportError, match=r"the document needs more than 1000000 calls"):
+        from_json(text, limits=ExportLimits(max_work=1_000_000))
+    layer = from_json(text)  # within the default budget
+    assert isinstance(layer, torch.nn.Module)
+
+
+def test_a_tiny_document_cannot_ask_for_huge_banks(base_doc: dict[str, Any]) -> None:
+    doc = copy.deepcopy(base_doc)
+    second = copy.deepcopy(doc["layers"][0])
+    doc["root"], doc["layers"][0]["path"], second["path"] = "model", "a", "b"
+    doc["layers"].append(second)
+    text = json.dumps(doc)
+    assert len(from_json(text)) == 2  # 27 + 27 elements
+    with pytest.raises(ExportError, match=r"layers\[1\].config: the kernel banks of the layers "
+                                          r"so far would have 54 elements together"):
+        from_json(text, limits=ExportLimits(max_total_bank_elements=40))
+    assert ExportLimits().max_bank_elements <= 2**26  # was 2**28: a 10 kB document got 1 GB
