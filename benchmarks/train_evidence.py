@@ -8,17 +8,22 @@ the seeds. Model choices were made on the validation split; test accuracy is onl
 Groups:
   main      the default AnaNN (the LeNet preset) and the CNN baseline, full MNIST, 3 epochs,
             with robustness (noise, rotations)
+  preset    the preset alone, 1 epoch (the reference of the ablations)
   mosaic    share of analytic kernels in both convolutions (0/25/50/75/100% Gabor), one
             AKP set and one gain per kernel, 1 epoch
   params    AKP sharing and gain factorisation in conv2 (Gabor), 1 epoch
-  families  which families learn best, in the preset's structure, 1 epoch
-  akp_lr    the preset with a 5x larger AKP learning rate, 1 epoch
+  families  which families learn best (conv2: shared AKPs, gains of rank 4), 1 epoch
+  akp_lr    the preset with the AKP learning rate equal to the others', 1 epoch
 
 Usage::
 
-    python benchmarks/train_evidence.py run main mosaic params families akp_lr \
+    python benchmarks/train_evidence.py run main preset mosaic params families akp_lr \
         [--seeds 0 1 2] [--root runs/evidence] [--threads 1]
     python benchmarks/train_evidence.py table [--root runs/evidence]
+    python benchmarks/train_evidence.py figures [--root runs/evidence] [--out docs/img]
+
+``figures`` draws the robustness curves (mean and spread over the seeds of ``main``), copies
+the learned kernels of seed 0's AnaNN and prints a few of its exact formulas.
 """
 
 from __future__ import annotations
@@ -34,10 +39,14 @@ from typing import Any
 
 ABLATION = ["--epochs", "1", "--no-baseline", "--no-card"]
 PER_KERNEL = ["--share-akps", "none", "--gain-rank", "none"]
+GABOR_SHARED = [*ABLATION, "--families", "gabor", "--share-akps", "conv2"]
 
-#: config name -> (group, what it is, acl train arguments)
+#: config name -> (group, what it is, acl train arguments). Every run uses the defaults of
+#: acl train otherwise: batch 64, AdamW lr 2e-3 and AKP lr 1e-2, cosine schedule.
 CONFIGS: dict[str, tuple[str, str, list[str]]] = {
     "main": ("main", "preset AnaNN and CNN, 3 epochs", ["--epochs", "3", "--robustness"]),
+    "preset": ("preset", "the preset: conv1 Gabor; conv2 Gabor + Gaussian-d2, shared AKPs, "
+               "gains of rank 4", ABLATION),
     "mosaic-0": ("mosaic", "0% analytic (free kernels only)",
                  [*ABLATION, "--families", "free", *PER_KERNEL]),
     "mosaic-25": ("mosaic", "25% Gabor", [*ABLATION, "--families", "gabor:0.25,free:0.75",
@@ -48,29 +57,25 @@ CONFIGS: dict[str, tuple[str, str, list[str]]] = {
                                          *PER_KERNEL]),
     "mosaic-100": ("mosaic", "100% Gabor (AKPs and gain per kernel)",
                    [*ABLATION, "--families", "gabor", *PER_KERNEL]),
-    "share": ("params", "conv2: one AKP set per output channel, one gain per kernel",
-              [*ABLATION, "--share-akps", "conv2", "--gain-rank", "none"]),
-    "share-r8": ("params", "conv2: shared AKPs, gains of rank 8 (the preset)", ABLATION),
-    "share-r6": ("params", "conv2: shared AKPs, gains of rank 6",
-                 [*ABLATION, "--gain-rank", "conv2=6"]),
-    "share-r4": ("params", "conv2: shared AKPs, gains of rank 4",
-                 [*ABLATION, "--gain-rank", "conv2=4"]),
-    "share-r2": ("params", "conv2: shared AKPs, gains of rank 2",
-                 [*ABLATION, "--gain-rank", "conv2=2"]),
+    "share": ("params", "Gabor; conv2: one AKP set per output channel, one gain per kernel",
+              [*GABOR_SHARED, "--gain-rank", "none"]),
+    "share-r8": ("params", "Gabor; conv2: shared AKPs, gains of rank 8",
+                 [*GABOR_SHARED, "--gain-rank", "conv2=8"]),
+    "share-r4": ("params", "Gabor; conv2: shared AKPs, gains of rank 4",
+                 [*GABOR_SHARED, "--gain-rank", "conv2=4"]),
+    "share-r2": ("params", "Gabor; conv2: shared AKPs, gains of rank 2",
+                 [*GABOR_SHARED, "--gain-rank", "conv2=2"]),
     "gaussian_d1": ("families", "Gaussian first derivative (edges) in both layers",
                     [*ABLATION, "--families", "gaussian_d1"]),
     "gaussian_d2": ("families", "Gaussian second derivative (bars) in both layers",
                     [*ABLATION, "--families", "gaussian_d2"]),
     "log": ("families", "Laplacian of Gaussian (blobs) in both layers",
             [*ABLATION, "--families", "log"]),
-    "mix": ("families", "mosaic: conv1 Gabor + Gaussian-d1, conv2 Gabor + Gaussian-d2",
-            [*ABLATION, "--families", "conv1=gabor:0.5,gaussian_d1:0.5",
-             "--families", "conv2=gabor:0.5,gaussian_d2:0.5"]),
-    "akp-lr-5x": ("akp_lr", "the preset with --akp-lr 1e-2 (5x)",
-                  [*ABLATION, "--akp-lr", "1e-2"]),
+    "akp-lr-1x": ("akp_lr", "the preset with --akp-lr 2e-3 (= lr)",
+                  [*ABLATION, "--akp-lr", "2e-3"]),
 }
 #: Configurations whose table row also stands in another group.
-ALSO = {"params": ["mosaic-100"], "families": ["share-r8"], "akp_lr": ["share-r8"]}
+ALSO = {"params": ["mosaic-100"], "families": ["share-r4", "preset"], "akp_lr": ["preset"]}
 CNN_CONV = 52_096
 
 
@@ -141,13 +146,60 @@ def table(root: Path) -> str:
                 cells = [_ms([c["accuracy"][i] for c in curves]) for i in range(len(levels))]
                 out.append(f"| {label} | " + " | ".join(cells) + " |")
             out.append("")
-    for group in ("mosaic", "params", "families", "akp_lr"):
+    for group in ("preset", "mosaic", "params", "families", "akp_lr"):
         names = [n for n, (g, _, _) in CONFIGS.items() if g == group] + ALSO.get(group, [])
         rows = [_row(f"`{n}`: {CONFIGS[n][1]}", _load(root, n), "analytic")
                 for n in names if _load(root, n)]
         if rows:
             out += [f"### {group}", "", HEAD, *rows, ""]
     return "\n".join(out)
+
+
+def figures(root: Path, out: Path) -> None:
+    """Robustness plot over seeds, the kernels picture and a few formulas of seed 0."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import sympy as sp
+
+    from aclcore.export.checkpoint import load_checkpoint
+
+    main = _load(root, "main")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    names = {"noise": "Gaussian noise sigma (pixels in [0, 1])", "rotation": "rotation (deg)"}
+    for ax, kind in zip(axes, ("noise", "rotation"), strict=True):
+        for model, label in (("cnn", "CNN"), ("analytic", "AnaNN")):
+            curves = [next(c for c in r["models"][model]["robustness"] if c["kind"] == kind)
+                      for r in main]
+            levels = curves[0]["levels"]
+            acc = [[100 * c["accuracy"][i] for c in curves] for i in range(len(levels))]
+            mean = [statistics.fmean(a) for a in acc]
+            spread = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in acc]
+            ax.errorbar(levels, mean, yerr=spread, marker="o", capsize=3, label=label)
+        ax.set(xlabel=names[kind], ylabel="test accuracy (%)", title=kind)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"MNIST test accuracy, mean and standard deviation over {len(main)} seeds")
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "results_robustness.png", dpi=110)
+    shutil.copy(root / "main" / "seed0" / "kernels.png", out / "results_kernels.png")
+    model = load_checkpoint(root / "main" / "seed0").module
+    x, y = sp.symbols("x y", real=True)
+    for path, picks in (("conv1", [(0, 0), (1, 0)]), ("conv2", [(0, 0)])):
+        layer = model[path]
+        table = layer.formulas()
+        for o, i in picks:
+            formula = table[o][i]
+            shown = formula.xreplace({f: sp.Float(f, 4) for f in formula.atoms(sp.Float)})
+            print(f"{path}[{o}][{i}] = {sp.sstr(shown)}")
+            print(f"  LaTeX: {sp.latex(shown)}")
+            value = float(table[o][i].subs({x: -2, y: 2}))
+            print(f"  at the top-left tap: {value:.6g}; layer.weight: "
+                  f"{layer.weight[o, i, 0, 0].item():.6g}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,13 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--threads", default="1")
     t = sub.add_parser("table")
-    for p in (r, t):
+    f = sub.add_parser("figures")
+    f.add_argument("--out", type=Path, default=Path("docs/img"))
+    for p in (r, t, f):
         p.add_argument("--root", type=Path, default=Path("runs/evidence"))
     args = parser.parse_args(argv)
     if args.action == "run":
         run(args.groups, args.seeds, args.root, args.threads)
-    else:
+    elif args.action == "table":
         print(table(args.root))
+    else:
+        figures(args.root, args.out)
     return 0
 
 

@@ -63,10 +63,10 @@ def test_analytic_counts_are_akps_gains_free_and_bias() -> None:
     assert shared.conv == 2_656  # the calibration's 19.6x
     preset = count_parameters(build_model("lenet", analytic_preset("lenet"),
                                           image_shape=(1, 28, 28), num_classes=10, seed=0))
-    rank = 8
-    conv2 = gabor_akps * 64 + rank * (64 + 32) + 64
+    rank, d2_akps = 4, 2  # conv2: 32 Gabor + 32 Gaussian-d2 channels, gains of rank 4 each
+    conv2 = gabor_akps * 32 + d2_akps * 32 + 2 * rank * (32 + 32) + 64
     conv1 = (gabor_akps + 1) * 32 + 32
-    assert preset.conv == conv1 + conv2 == 1_376
+    assert preset.conv == conv1 + conv2 == 1_024
     assert preset.total == preset.conv + LENET_FC
     mosaic = count_parameters(LeNet({"conv2": ConvSpec({"gabor": 48, "free": 16})}))
     assert mosaic.kernels == 32 * 25 + 16 * 32 * 25

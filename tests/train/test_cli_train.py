@@ -25,13 +25,14 @@ def test_layer_specs_start_from_the_preset() -> None:
     assert layer_specs("lenet", [], None, []) == analytic_preset("lenet")
     specs = layer_specs("lenet", ["gaussian_d2"], None, [])
     assert specs["conv1"] == ConvSpec("gaussian_d2")
-    assert specs["conv2"] == ConvSpec("gaussian_d2", share_akps=True, gain_rank=8)
+    assert specs["conv2"] == ConvSpec("gaussian_d2", share_akps=True, gain_rank=4)
     specs = layer_specs("lenet", ["conv2=gabor:0.5,free:0.5", "conv1=cnn"], "none",
                         ["conv2=none"])
     assert specs == {"conv1": PLAIN, "conv2": ConvSpec({"gabor": 0.5, "free": 0.5})}
     specs = layer_specs("lenet", [], "conv1", ["2"])
     assert specs["conv1"] == ConvSpec("gabor", share_akps=True, gain_rank=2)
-    assert specs["conv2"] == ConvSpec("gabor", share_akps=False, gain_rank=2)
+    assert specs["conv2"] == ConvSpec({"gabor": 0.5, "gaussian_d2": 0.5}, share_akps=False,
+                                      gain_rank=2)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -66,6 +67,7 @@ def test_a_run_writes_every_artefact(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cnn["parameters"]["conv"] == 52_096
     assert analytic["parameters"]["conv"] == 6 * 32 + 32 + 32 * 64 * 25 + 64
     assert metrics["config"]["train"]["seed"] == 3
+    assert metrics["config"]["train"]["akp_lr"] == pytest.approx(1e-2)  # 5 x the default lr
     assert [c["kind"] for c in analytic["robustness"]] == ["noise", "rotation"]
     state = torch.load(run / "cnn" / "state.pt", weights_only=True)
     assert state["epoch"] == 2
