@@ -16,7 +16,10 @@ Every family a plugin registers should pass :func:`assert_family_ok`, which runs
 
 Families that use a function your plugin registers must be checked while that function is
 registered: do it inside ``with plugin_registry(my_plugin):``. Failures raise
-``AssertionError`` naming the family and the offending values. Requires ``hypothesis``.
+``AssertionError`` naming the family and the offending values; :func:`assert_family_ok` lists
+every failing check at once. Importing this module needs only aclcore itself; the
+property-based :func:`check_finite_over_domain` needs ``hypothesis`` and says so when it is
+missing (``pip install hypothesis``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import hypothesis
-import hypothesis.strategies as st
 import sympy as sp
 import torch
 
@@ -46,7 +47,7 @@ from aclcore.plugins import (
     use_registry,
 )
 from aclcore.plugins.checks import typical_values
-from aclcore.symbolic.constraints import Interval, Positive
+from aclcore.symbolic.constraints import POSITIVE_FLOOR, Interval, Positive
 from aclcore.symbolic.family import KernelFamily, Param
 
 __all__ = [
@@ -64,24 +65,34 @@ __all__ = [
 #: Kernel sizes per axis drawn by :func:`check_finite_over_domain`, per number of dimensions.
 SIZES: Mapping[int, tuple[int, ...]] = {1: (1, 2, 3, 4, 5, 8, 9, 16), 2: (1, 2, 3, 4, 5, 7, 9),
                                         3: (1, 2, 3, 4, 5)}
+#: The largest value of a ``"positive"`` AKP, and the largest magnitude of a ``"real"`` one,
+#: that :func:`akp_domain` includes with ``declared=True`` (their domains are unbounded).
+DECLARED_MAX = {"positive": 1e4, "real": 1e3}
 
 
-def akp_domain(param: Param, widen: float = 2.0) -> tuple[float, float]:
+def akp_domain(param: Param, widen: float = 2.0, *, declared: bool = False
+               ) -> tuple[float, float]:
     """The range an AKP is tested over (open for an interval constraint, closed otherwise).
 
     * an interval constraint ``(lo, hi)``: the whole open interval (the optimiser can reach
       any of it);
     * ``"angle"``: ``[-2 pi, 2 pi]``;
     * ``"positive"``: the init range (or value) stretched by ``widen`` in ratio,
-      ``[lo / widen, hi * widen]``;
+      ``[lo / widen, hi * widen]``; with ``declared`` the whole declared domain, from the
+      constraint's floor (``1e-6``) to ``DECLARED_MAX["positive"]``;
     * ``"real"``: the init range (or value) extended by ``widen`` times its half-width
-      (at least ``widen``) on both sides.
+      (at least ``widen``) on both sides; with ``declared``
+      ``[-DECLARED_MAX["real"], DECLARED_MAX["real"]]``.
     """
     constraint = param.constraint_obj
     if isinstance(constraint, Interval):
         return constraint.lo, constraint.hi
     if constraint.spec == "angle":
         return -2 * math.pi, 2 * math.pi
+    if declared:
+        if isinstance(constraint, Positive):
+            return POSITIVE_FLOOR, DECLARED_MAX["positive"]
+        return -DECLARED_MAX["real"], DECLARED_MAX["real"]
     init = param.init
     lo, hi = init if isinstance(init, tuple) else (float(init), float(init))  # type: ignore[arg-type]
     if isinstance(constraint, Positive):
@@ -90,10 +101,25 @@ def akp_domain(param: Param, widen: float = 2.0) -> tuple[float, float]:
     return lo - half, hi + half
 
 
-def _akp_values(param: Param, widen: float) -> st.SearchStrategy[float]:
-    lo, hi = akp_domain(param, widen)
-    open_ = isinstance(param.constraint_obj, Interval)
-    return st.floats(lo, hi, exclude_min=open_, exclude_max=open_, allow_nan=False,
+def _hypothesis() -> Any:
+    """The hypothesis module, or an AssertionError saying which extra to install."""
+    try:
+        import hypothesis
+    except ModuleNotFoundError as err:
+        raise AssertionError(
+            "this check draws examples with hypothesis, which is not installed: "
+            "pip install hypothesis (or the 'test' extra of aclcore)"
+        ) from err
+    return hypothesis
+
+
+def _akp_values(param: Param, widen: float, declared: bool) -> Any:
+    st = _hypothesis().strategies
+    lo, hi = akp_domain(param, widen, declared=declared)
+    open_lo = isinstance(param.constraint_obj, (Interval, Positive)) and (
+        declared or isinstance(param.constraint_obj, Interval))
+    open_hi = isinstance(param.constraint_obj, Interval)
+    return st.floats(lo, hi, exclude_min=open_lo, exclude_max=open_hi, allow_nan=False,
                      allow_infinity=False)
 
 
@@ -117,20 +143,23 @@ def _evaluate(
 
 
 def check_finite_over_domain(
-    family: KernelFamily, *, max_examples: int = 30, widen: float = 2.0
+    family: KernelFamily, *, max_examples: int = 30, widen: float = 2.0,
+    declared: bool = False, sizes: Sequence[int] | None = None,
 ) -> None:
     """Values and AKP gradients are finite for AKPs anywhere in their :func:`akp_domain`.
 
-    Hypothesis draws the AKPs, a kernel size per axis (odd and even, from :data:`SIZES`) and
-    a dilation (1 or 2); each draw is evaluated in float64 and float32.
+    Hypothesis draws the AKPs, a kernel size per axis (odd and even, from ``sizes``, default
+    :data:`SIZES`) and a dilation (1 or 2); each draw is evaluated in float64 and float32.
+    ``declared=True`` sweeps each AKP's whole declared domain, its constraint's edges included
+    (needs ``hypothesis``: ``pip install hypothesis``).
     """
-    akps = st.fixed_dictionaries({p.name: _akp_values(p, widen) for p in family.params})
-    sizes = st.tuples(*[st.sampled_from(SIZES[family.ndim])] * family.ndim)
+    hypothesis = _hypothesis()
+    st = hypothesis.strategies
+    akps = st.fixed_dictionaries({p.name: _akp_values(p, widen, declared)
+                                  for p in family.params})
+    choices = tuple(sizes) if sizes is not None else SIZES[family.ndim]
+    size_st = st.tuples(*[st.sampled_from(choices)] * family.ndim)
 
-    @hypothesis.settings(max_examples=max_examples, deadline=None, database=None,
-                         report_multiple_bugs=False,
-                         suppress_health_check=list(hypothesis.HealthCheck))
-    @hypothesis.given(values=akps, size=sizes, dilation=st.sampled_from((1, 2)))
     def run(values: dict[str, float], size: tuple[int, ...], dilation: int) -> None:
         for dtype in (torch.float64, torch.float32):
             where = f"AKPs {values}, size {size}, dilation {dilation}, {dtype}"
@@ -147,7 +176,11 @@ def check_finite_over_domain(
                     raise _fail(family, "finite gradients",
                                 f"d/d{name} is {grad} at {where}")
 
-    run()
+    settings = hypothesis.settings(max_examples=max_examples, deadline=None, database=None,
+                                   report_multiple_bugs=False,
+                                   suppress_health_check=list(hypothesis.HealthCheck))
+    given = hypothesis.given(values=akps, size=size_st, dilation=st.sampled_from((1, 2)))
+    settings(given(run))()
 
 
 def check_every_akp_gets_gradient(
@@ -281,15 +314,19 @@ def check_symmetries(
     shape = (tries,) + (1,) * family.ndim
     params = {p.name: p.sample(shape, generator=gen, dtype=torch.float64) for p in family.params}
     compiled = compile_family(family)
+    broken: dict[str, str] = {}
     for size in sizes:
         coords = kernel_grid((size,) * family.ndim, dtype=torch.float64)
         out = compiled(coords, params)
         scale = float(out.abs().max()) or 1.0
         for name, transform, sign in checks:
             diff = float((transform(out) - sign * out).abs().max())
-            if diff > 1e-9 * scale:
-                raise _fail(family, f"its declared symmetry {name!r}",
-                            f"kernels of size {size} differ from their transform by {diff:.3g}")
+            if diff > 1e-9 * scale and name not in broken:
+                broken[name] = f"kernels of size {size} differ from their transform by {diff:.3g}"
+    if broken:  # every broken symmetry at once
+        raise AssertionError("\n".join(
+            str(_fail(family, f"its declared symmetry {name!r}", detail))
+            for name, detail in broken.items()))
 
 
 def assert_family_ok(
@@ -308,16 +345,27 @@ def assert_family_ok(
         round_trip: also check the formula round trip.
 
     Raises:
-        AssertionError: naming the family, the failed check and the values.
+        AssertionError: listing every failed check at once, each naming the family, the
+            check and the values (one check failing does not hide the others).
     """
     if not isinstance(family, KernelFamily):
         raise AssertionError(f"expected an aclcore.KernelFamily, got {family!r}")
-    check_compile_pickle_and_torch_compile(family, backend=backend)
-    check_every_akp_gets_gradient(family)
-    check_symmetries(family)
-    if round_trip:
-        check_formula_round_trip(family)
-    check_finite_over_domain(family, max_examples=max_examples)
+    checks: list[tuple[Any, dict[str, Any]]] = [
+        (check_compile_pickle_and_torch_compile, {"backend": backend}),
+        (check_every_akp_gets_gradient, {}),
+        (check_symmetries, {}),
+        *([(check_formula_round_trip, {})] if round_trip else []),
+        (check_finite_over_domain, {"max_examples": max_examples}),
+    ]
+    failures: list[str] = []
+    for check, options in checks:
+        try:
+            check(family, **options)
+        except AssertionError as err:
+            failures.append(str(err))
+    if failures:
+        raise AssertionError(f"family {family.name!r} fails {len(failures)} check(s):\n"
+                             + "\n".join(f"  - {f}" for f in failures))
 
 
 @contextmanager

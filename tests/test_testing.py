@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import sympy as sp
@@ -163,3 +165,35 @@ def test_plugin_registry_with_an_installed_plugin(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("ACL_LOAD_PLUGINS", raising=False)
     with T.plugin_registry(acl_example, installed=True) as inner:  # docs: writing-a-plugin.md
         assert "gaussian_ring" in inner.families() and "i0e" in inner.functions()
+
+
+def test_the_kit_imports_without_hypothesis_and_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['hypothesis'] = None  # as if it were not installed\n"
+        "import sympy as sp\n"
+        "import aclcore.testing as T\n"
+        "from aclcore import KernelFamily, Param\n"
+        "x, s = sp.symbols('x s', real=True)\n"
+        "fam = KernelFamily('plain', sp.exp(-x**2 / s), ('x',), [Param(s, 1.0, 'positive')])\n"
+        "T.check_every_akp_gets_gradient(fam)\n"
+        "T.check_formula_round_trip(fam)\n"
+        "try:\n"
+        "    T.check_finite_over_domain(fam)\n"
+        "except AssertionError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "pip install hypothesis" in out.stdout
+
+
+def test_assert_family_ok_reports_every_failure_at_once() -> None:
+    broken = KernelFamily("broken", sp.exp(-((x - 1) ** 2)) * s, ("x", "y"),
+                          [Param(s, (1.0, 2.0), "positive")],
+                          symmetries=("even:x", "odd:x", "rot90"), constant_along=("y",))
+    with pytest.raises(AssertionError) as info:
+        T.assert_family_ok(broken, backend=None, max_examples=3)
+    text = str(info.value)
+    for symmetry in ("'even:x'", "'odd:x'", "'rot90'"):
+        assert f"declared symmetry {symmetry}" in text

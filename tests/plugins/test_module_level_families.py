@@ -106,3 +106,51 @@ def test_module_level_string_families_load_from_a_pip_installed_plugin(site: Pat
     state = json.loads(out.stdout)
     assert state == {"status": "ok", "families": ["ringtest", "softtest"],
                      "functions": ["softsign"], "failures": [], "finite": True}
+
+
+SAVE = """
+import sys, torch
+from aclcore.nn import AnalyticConv2d
+from aclcore.export.checkpoint import save_checkpoint
+torch.manual_seed(0)
+model = torch.nn.Sequential(AnalyticConv2d(1, 2, 5, families="ringtest"))
+torch.save(model.state_dict(), sys.argv[1])
+save_checkpoint(model, sys.argv[2])
+torch.save(model[0].weight.detach(), sys.argv[3])
+"""
+
+LOAD = """
+import sys, json, torch
+from aclcore.errors import UnknownFamilyError
+from aclcore.export.checkpoint import load_checkpoint
+try:
+    load_checkpoint(sys.argv[1])
+    plain = "loaded"
+except UnknownFamilyError as err:
+    plain = str(err)
+embedded = load_checkpoint(sys.argv[2]).layers["0"].weight.detach()
+same = bool(torch.equal(embedded, torch.load(sys.argv[3], weights_only=True)))
+print(json.dumps({"plain": plain, "embedded_equal": same}))
+"""
+
+
+@pytest.mark.real_registry
+def test_a_model_whose_plugin_was_uninstalled_names_the_family_and_distribution(
+        site: Path, tmp_path: Path) -> None:
+    files = [str(tmp_path / n) for n in ("plain.pt", "aclcore.pt", "weight.pt")]
+    with_plugin = {**os.environ, "PYTHONPATH": str(site)}
+    with_plugin.pop("ACL_LOAD_PLUGINS", None)
+    subprocess.run([sys.executable, "-c", SAVE, *files], check=True, env=with_plugin,
+                   capture_output=True)
+    without = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",
+                                                                  "ACL_LOAD_PLUGINS")}
+    out = subprocess.run([sys.executable, "-c", LOAD, *files], capture_output=True, text=True,
+                         env=without)
+    assert out.returncode == 0, out.stderr
+    state = json.loads(out.stdout)
+    # a plain state dict stores family names: the error says which family and where it came
+    # from; an aclcore checkpoint embeds the formulas and loads without the plugin
+    assert "'ringtest', which is not installed" in state["plain"]
+    assert "plugin 'ringtest' (acl-ringtest 0.3.0)" in state["plain"]
+    assert "pip install acl-ringtest" in state["plain"]
+    assert state["embedded_equal"] is True
