@@ -15,6 +15,7 @@ __all__ = [
     "ExportError",
     "FamilyError",
     "FamilyParseError",
+    "NonFiniteGradientError",
     "NonFiniteKernelError",
     "ParseError",
     "PluginError",
@@ -78,6 +79,11 @@ class CompileError(AclError):
 
 class NonFiniteKernelError(AclError, FloatingPointError):
     """A compiled family produced NaN or infinity at a tap for the given AKP values."""
+
+
+class NonFiniteGradientError(NonFiniteKernelError):
+    """An AKP's gradient became NaN or infinite (found by :func:`aclcore.nn.watch_gradients`);
+    the message names the layer, the family, the AKP, the kernel and the tap."""
 
 
 class PluginError(AclError):

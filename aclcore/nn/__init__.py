@@ -6,11 +6,13 @@
   built from :mod:`.config` (validated options, the recorded schema), :mod:`.mosaic`
   (channel blocks), :mod:`.blocks` (AKP parameters), :mod:`.bankcache` (eval cache),
   :mod:`.state` (extra state) and :mod:`.introspect` (per-kernel records and formulas);
-* :mod:`.tools` -- :func:`freeze` and :func:`param_groups` for whole models.
+* :mod:`.tools` -- :func:`freeze` and :func:`param_groups` for whole models;
+* :mod:`.anomaly` -- :func:`watch_gradients`, the opt-in check naming a non-finite gradient.
 """
 
 from __future__ import annotations
 
+from aclcore.nn.anomaly import GradientWatch, watch_gradients
 from aclcore.nn.introspect import AnalyticKernel
 from aclcore.nn.layers import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
 from aclcore.nn.mosaic import MosaicBlock
@@ -22,7 +24,9 @@ __all__ = [
     "AnalyticConv3d",
     "AnalyticConvNd",
     "AnalyticKernel",
+    "GradientWatch",
     "MosaicBlock",
     "freeze",
     "param_groups",
+    "watch_gradients",
 ]
