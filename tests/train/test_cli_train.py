@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ from aclcore.export.checkpoint import load_checkpoint
 from aclcore.models import PLAIN, ConvSpec, analytic_preset
 
 pytestmark = pytest.mark.real_registry
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads() -> Iterator[None]:
+    """acl train sets torch's thread count (--threads auto): restore it for later tests."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
 
 # conv1 analytic, conv2 plain: a quick model whose formula card stays small
 QUICK = ["--data", "digits", "--subset", "128", "--batch-size", "32", "--families",
