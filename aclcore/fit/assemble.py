@@ -20,7 +20,6 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
-from aclcore.errors import ConfigError
 from aclcore.fit.result import FitResult
 from aclcore.nn.layers import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
 from aclcore.nn.mosaic import FREE
@@ -100,12 +99,7 @@ def assemble(
         ConfigError: ``choice`` of the wrong length or naming a family not in ``result``.
     """
     n = result.kernel_count
-    if len(choice) != n:
-        raise ConfigError(f"choice has {len(choice)} entries but the bank has {n} kernels")
-    unknown = sorted({c for c in choice if c is not None and c not in result.fits})
-    if unknown:
-        raise ConfigError(f"choice names families that were not fitted: {unknown}; fitted: "
-                          f"{list(result.names)}")
+    result.check_choice(choice)
     target = result.target
     c = int(target.shape[1])
     size = tuple(int(s) for s in target.shape[2:])

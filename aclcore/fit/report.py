@@ -77,7 +77,7 @@ def _panels(result: FitResult, fitted: torch.Tensor, labels: Sequence[str], out:
     figure = _figure()
     per_row = min(4, len(kernels))
     rows = math.ceil(len(kernels) / per_row)
-    fig = figure(figsize=(3.3 * per_row, 1.35 * rows + 0.2), dpi=90, layout="constrained")
+    fig = figure(figsize=(3.6 * per_row, 1.6 * rows + 0.2), dpi=90, layout="constrained")
     axes = fig.subplots(rows, 3 * per_row, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -199,7 +199,6 @@ def write_report(
             f"| `{row.family}` | {', '.join(row.akps)} | {row.n_params} | "
             f"{row.compression:.1f}x | {row.bank_error:.3f} | {row.median_error:.3f} | "
             f"{row.ranked_first} |" + (f" {row.within_tol} |" if tol is not None else ""))
-    fitted = result.kernels(choice)
     params = sum(result.fits[c].n_params if c is not None else int(result.target[0].numel())
                  for c in choice)
     analytic = [c for c in choice if c is not None]
@@ -248,14 +247,17 @@ def write_report(
                      f"{', '.join(f'`{u}`' for u in used)} | "
                      f"{_fmt(q.error if q is not None else None)} |")
     lines += ["", f"![error against compression]({front_png.name})", "", "## Kernels", "",
-              "Target, fitted kernel and residual of every kernel (same colour scale per row)."
-              , ""]
-    labels = [f"{c} e={float(result.fits[c].errors[i]):.2f}" if c is not None else "free"
-              for i, c in enumerate(choice)]
+              "Target, best-ranked fit and residual of every kernel (one colour scale per "
+              "kernel); \"(free)\" marks kernels that stay free at the selection's tol.", ""]
+    best = result.best()
+    shown = result.kernels(best)  # the best-ranked fit, also of kernels that stay free
+    labels = [b.replace("_plus_", " +\n") + f"\ne={float(result.fits[b].errors[i]):.2f}"
+              + (" (free)" if c is None else "")
+              for i, (b, c) in enumerate(zip(best, choice, strict=True))]
     for start in range(0, n, _PER_IMAGE):
         idx = list(range(start, min(n, start + _PER_IMAGE)))
         file = out.with_name(f"{stem}_kernels_{start // _PER_IMAGE}.png")
-        png = _panels(result, fitted, labels, file, idx)
+        png = _panels(result, shown, labels, file, idx)
         lines += [f"![kernels {idx[0]}-{idx[-1]}]({png.name})", ""]
     lines += ["## Ranking per kernel", "",
               "| kernel | 1st (error, params) | 2nd | 3rd |", "|---|---|---|---|"]

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
+from aclcore.errors import ConfigError
 from aclcore.symbolic.family import KernelFamily
 
 __all__ = ["Candidate", "FamilyFit", "FitOptions", "FitResult"]
@@ -153,18 +154,28 @@ class FitResult:
         """The relative error of every kernel's best-ranked family, ``(N,)``."""
         return torch.gather(self.errors, 1, self.order[:, :1])[:, 0]
 
-    def kernels(self, choice: list[str | None]) -> torch.Tensor:
-        """The bank with kernel ``n`` from family ``choice[n]`` (the target where ``None``)."""
+    def check_choice(self, choice: Sequence[str | None]) -> None:
+        """ConfigError unless ``choice`` has one fitted family name or ``None`` per kernel."""
         if len(choice) != self.kernel_count:
-            raise ValueError(f"choice has {len(choice)} entries for {self.kernel_count} kernels")
+            raise ConfigError(f"choice has {len(choice)} entries for {self.kernel_count} "
+                              "kernels; give one family name (or None: free) per kernel")
+        unknown = sorted({c for c in choice if c is not None and c not in self.fits})
+        if unknown:
+            raise ConfigError(f"choice names families that were not fitted: {unknown}; "
+                              f"fitted: {list(self.names)}")
+
+    def kernels(self, choice: Sequence[str | None]) -> torch.Tensor:
+        """The bank with kernel ``n`` from family ``choice[n]`` (the target where ``None``)."""
+        self.check_choice(choice)
         out = self.target.clone()
         for n, name in enumerate(choice):
             if name is not None:
                 out[n] = self.fits[name].kernels[n]
         return out
 
-    def bank_error(self, choice: list[str | None]) -> float:
+    def bank_error(self, choice: Sequence[str | None]) -> float:
         """Relative L2 error of the whole bank with kernel ``n`` from ``choice[n]``."""
+        self.check_choice(choice)
         total = float((self.target * self.target).sum())
         res = sum(float(self.fits[name].residuals[n])
                   for n, name in enumerate(choice) if name is not None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from aclcore.errors import ConfigError
@@ -118,17 +119,18 @@ def pareto_front(result: FitResult, *, free: bool = True) -> list[ParetoPoint]:
     steps.sort()
     state = [0] * len(hulls)
     params = sum(h[0][0] for h in hulls)
-    resid = sum(h[0][1] for h in hulls)
+    current = np.array([h[0][1] for h in hulls], dtype=np.float64)
 
     def point() -> ParetoPoint:
         choice = tuple(h[s][2] for h, s in zip(hulls, state, strict=True))
+        resid = float(current.sum())  # summed afresh: no drift from running updates
         err = math.sqrt(max(resid, 0.0) / total) if total > 0 else 0.0
         return ParetoPoint(params, target.numel() / params, err, choice)
 
     points = [point()]
     for _, n, i in steps:
         params += hulls[n][i][0] - hulls[n][i - 1][0]
-        resid -= hulls[n][i - 1][1] - hulls[n][i][1]
+        current[n] = hulls[n][i][1]
         state[n] = i
         points.append(point())
     return points
