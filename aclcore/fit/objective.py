@@ -24,7 +24,7 @@ from aclcore.compile.compiler import CompiledFamily, compile_family
 from aclcore.nn.functional import sample_kernels
 from aclcore.symbolic.family import KernelFamily
 
-__all__ = ["TINY", "Evaluation", "Objective"]
+__all__ = ["TINY", "Evaluation", "LossOf", "Objective"]
 
 #: Floor of squared norms in denominators (an all-zero target or basis stays finite).
 TINY = 1e-30
