@@ -133,6 +133,8 @@ def fit_kernels(
         raise ConfigError(f"lr must be a finite number > 0, got {lr!r}")
     numel = bank.shape[1] * math.prod(size)
     weight = bic_parsimony(numel) if parsimony is None else float(parsimony)
+    # checks parsimony and error_floor before any fitting
+    scores(torch.zeros(1, 1), torch.zeros(1), parsimony=weight, error_floor=error_floor)
     options = FitOptions(bool(share_akps), dil, discretization, quadrature, normalize, seed)
     if threads is not None:
         threads = _check_int("threads", threads, 1)

@@ -245,6 +245,7 @@ def test_unknown_family_and_bad_family_lists() -> None:
     ("normalize", "max", "normalize='max' is unknown"),
     ("dilation", 0, "dilation"),
     ("parsimony", -0.1, "parsimony"),
+    ("error_floor", 0.0, "error_floor"),
     ("threads", 0, "threads must be"),
 ])
 def test_invalid_options(option: str, value: object, match: str) -> None:
