@@ -8,6 +8,26 @@ substitutes the limits of removable singularities (:mod:`.singular`), guards gra
 
 from __future__ import annotations
 
-from aclcore.compile.compiler import CompiledFamily, clear_cache, compile_expr, compile_family
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aclcore.compile.compiler import (
+        CompiledFamily,
+        clear_cache,
+        compile_expr,
+        compile_family,
+    )
 
 __all__ = ["CompiledFamily", "clear_cache", "compile_expr", "compile_family"]
+
+
+def __getattr__(name: str) -> object:
+    """The compiler's names, imported on first use (torch comes with them; the SymPy-only
+    :mod:`.singular` can be used without it)."""
+    if name in __all__:
+        from aclcore.compile import compiler
+
+        value = getattr(compiler, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aclcore.compile' has no attribute {name!r}")

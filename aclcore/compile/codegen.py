@@ -10,7 +10,6 @@ into the parameters. Unsupported nodes are collected, not raised one by one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,20 +18,13 @@ import sympy as sp
 import torch
 
 from aclcore.compile import safe
+from aclcore.compile.constants import constant_value
 from aclcore.symbolic.functions import FunctionTable
 
 __all__ = ["Emitter", "Scope"]
 
 #: Integer powers up to this exponent are emitted as such; larger ones go through floats.
 _MAX_INT_EXPONENT = 2**62
-#: Python-level calls evaluating one constant may make (``exp(exp(exp(100)))`` would take
-#: forever; ordinary constants need a few thousand): about 2 s of SymPy work here.
-NUMBER_WORK = 2_000_000
-
-
-def _short(expr: sp.Basic) -> str:
-    text = str(expr)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 _RELATIONAL_OPS = {
@@ -123,28 +115,8 @@ class Emitter:
         return var
 
     def _number(self, expr: sp.Basic) -> str:
-        from aclcore.symbolic.budget import Overtime, WorkBudget  # first use, not at import
-
-        budget = WorkBudget(NUMBER_WORK)
-        try:
-            if isinstance(expr, sp.Integer):
-                return repr(float(int(expr)))
-            with budget:
-                # chop: a real constant written through I (atan2 -> -I*log(...)) can evaluate
-                # with a spurious imaginary part below the working precision
-                value = complex(sp.N(expr, 30, chop=True))
-        except OverflowError:
-            return self._fail(f"constant {_short(expr)} is too large for a float")
-        except Overtime:
-            if not budget.exhausted:  # an enclosing budget is used up: not ours to handle
-                raise
-            return self._fail(f"constant {_short(expr)} could not be evaluated within "
-                              f"{NUMBER_WORK} calls of SymPy work (far beyond the float range?)")
-        except (TypeError, ValueError):
-            return self._fail(f"constant {_short(expr)} has no numeric value")
-        if value.imag != 0 or not math.isfinite(value.real):
-            return self._fail(f"constant {expr} = {value} is not a finite real number")
-        return repr(float(value.real))
+        value = constant_value(expr)
+        return self._fail(value) if isinstance(value, str) else repr(value)
 
     def _lower(self, expr: sp.Basic) -> str:
         if isinstance(expr, sp.Add):
@@ -295,12 +267,9 @@ class Emitter:
                 # a plugin function gets a copy: were it to write into its argument, it must
                 # not change the tap grid or another sub-expression (built-ins never write)
                 args.append(f"{code}.clone()" if self.table.is_plugin_row(row) else code)
-        target = getattr(torch, getattr(row.torch, "__name__", ""), None)
-        if target is row.torch:
-            fn = f"torch.{row.torch.__name__}"
-        else:
-            fn = f"_f_{row.name}"
-            self.namespace[fn] = row.torch
+        fn = row.torch_name or f"_f_{row.name}"
+        if fn.startswith("_f_"):
+            self.namespace[fn] = row.implementation
         return f"{fn}({', '.join(args)})"
 
     def _piecewise(self, expr: sp.Piecewise) -> str:

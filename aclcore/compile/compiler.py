@@ -34,7 +34,7 @@ import sympy as sp
 import torch
 
 from aclcore.compile.codegen import Emitter
-from aclcore.compile.singular import resolve_singularities
+from aclcore.compile.singular import clear_resolved, resolve_singularities
 from aclcore.errors import CompileError, ConfigError, NonFiniteKernelError
 from aclcore.symbolic.family import KernelFamily
 from aclcore.symbolic.functions import FunctionTable, active_table, complete_table
@@ -61,9 +61,10 @@ _cache_lock = threading.Lock()
 
 
 def clear_cache() -> None:
-    """Forget every cached compilation (the next compile regenerates)."""
+    """Forget every cached compilation and limit search (the next compile regenerates)."""
     with _cache_lock:
         _cache.clear()
+    clear_resolved()
 
 
 def _differentiable_symbols(expr: sp.Basic, table: FunctionTable) -> set[sp.Symbol]:
@@ -312,7 +313,8 @@ def _cache_key(expr: sp.Expr, coords: Sequence[sp.Symbol], params: Sequence[sp.S
                ) -> tuple[Any, ...]:
     # SymPy expressions hash and compare structurally (Float(2.0) != Integer(2), symbols by
     # name and assumptions), so the expression itself is the canonical key: no srepr needed
-    plugin_fns = tuple(sorted((row.name, id(row.torch)) for row in table.plugin_rows(expr)))
+    plugin_fns = tuple(sorted((row.name, id(row.implementation))
+                              for row in table.plugin_rows(expr)))
     return (expr, tuple(c.name for c in coords), tuple(p.name for p in params),
             singularities, plugin_fns, tuple(sorted(p.name for p in positive)))
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import sympy as sp
 
-__all__ = ["LIMIT_WORK", "Singularity", "removable_singularities", "resolve_singularities"]
+__all__ = ["LIMIT_WORK", "Singularity", "clear_resolved", "removable_singularities",
+           "resolve_singularities"]
 
 #: Python-level calls the search for removable singularities (SymPy limits) may make per
 #: expression: about 10 s of SymPy work here (a 3-D Bessel family needs ~2 million). A count,
@@ -193,6 +195,17 @@ def _with_limits(expr: sp.Expr, coords: Sequence[sp.Symbol], positive: Sequence[
     return sp.Piecewise(*pieces, (expr, True)), found
 
 
+#: Resolved expressions by (expression, coordinates, positive symbols): the plugin loader's
+#: check and the compiler ask for the same ones, and a limit search can cost seconds.
+_RESOLVED: dict[tuple[Any, ...], tuple[sp.Expr, list[Singularity]]] = {}
+_RESOLVED_SIZE = 256
+
+
+def clear_resolved() -> None:
+    """Forget the resolved expressions (the next request searches the limits again)."""
+    _RESOLVED.clear()
+
+
 def resolve_singularities(
     expr: sp.Expr, coords: Sequence[sp.Symbol], positive: Sequence[sp.Symbol] = ()
 ) -> tuple[sp.Expr, list[Singularity]]:
@@ -212,5 +225,13 @@ def resolve_singularities(
             return sp.Piecewise(*pairs, evaluate=False)
         return node.func(*args) if args != node.args else node
 
+    key = (expr, tuple(coords), tuple(sorted(p.name for p in positive)))
+    hit = _RESOLVED.get(key)
+    if hit is not None:
+        return hit[0], list(hit[1])
     inner = branchwise(expr) if expr.has(sp.Piecewise) else expr
-    return _with_limits(inner, coords, positive)
+    result = _with_limits(inner, coords, positive)
+    if len(_RESOLVED) >= _RESOLVED_SIZE:
+        _RESOLVED.clear()
+    _RESOLVED[key] = result
+    return result[0], list(result[1])

@@ -1,21 +1,35 @@
 """The checks the plugin loader runs on everything a plugin registers (cheap, once).
 
 A function is evaluated and differentiated once on its declared domain (refused when it
-writes into its arguments, changes their dtype, is not finite or has no gradient); a family
-is compiled and evaluated at its typical AKPs on a small grid. Deeper checks (hypothesis over
-the whole domain, gradients of every AKP, pickling, ``torch.compile``) live in
-:mod:`aclcore.testing`, which plugin authors run in their own test suites.
+writes into its arguments, changes their dtype, is not finite or has no gradient). A family is
+checked without compiling it and without torch, so that listing families stays instant: every
+function it uses must be in the table, its constants must be finite floats, and its formula
+(removable singularities resolved as the compiler will) must be finite at its typical AKPs on
+a 5-tap grid, evaluated with mpmath. The compiler runs on first use. Deeper checks
+(hypothesis over the whole domain, gradients of every AKP, pickling, ``torch.compile``) live
+in :mod:`aclcore.testing`, which plugin authors run in their own test suites.
 """
 
 from __future__ import annotations
 
-import torch
+import cmath
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from aclcore.errors import PluginError
+import sympy as sp
+
+from aclcore.errors import CompileError, NonFiniteKernelError, PluginError
 from aclcore.symbolic.family import KernelFamily
-from aclcore.symbolic.functions import TorchFunction
+from aclcore.symbolic.functions import TorchFunction, active_table
 
-__all__ = ["check_family", "check_function", "typical_values"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CHECK_SIZE", "check_family", "check_function", "typical_values"]
+
+#: Taps per axis of the grid a registered family is evaluated on (odd: it has a centre tap).
+CHECK_SIZE = 5
 
 
 def typical_values(family: KernelFamily) -> dict[str, float]:
@@ -27,42 +41,106 @@ def typical_values(family: KernelFamily) -> dict[str, float]:
     return values
 
 
-#: Taps per axis of the grid a registered family is evaluated on (odd: it has a centre tap).
-CHECK_SIZE = 5
-
-
 def check_family(family: object, plugin: str) -> KernelFamily:
-    """Check that ``family`` is a :class:`KernelFamily`, compiles, and is finite at its
-    typical AKPs (:func:`typical_values`) on a 5-tap grid along each axis, in float64.
+    """Check that ``family`` is a :class:`KernelFamily` the compiler can lower and that is
+    finite where a layer samples it at its typical AKPs (:func:`typical_values`): on the taps
+    -2..2 along each axis (5 per axis, the centre included).
 
-    A family that is singular where a layer would sample it (``s/x`` on the centre tap) is
-    refused here, listed by ``acl plugins``, instead of failing when a layer is built.
+    A family that is singular there (``s/x`` on the centre tap) is refused here, listed by
+    ``acl plugins``, instead of failing when a layer is built. Neither torch nor the compiler
+    runs: the formula is evaluated with mpmath, with the limits the compiler substitutes.
 
     Raises:
         PluginError: ``family`` is not a :class:`KernelFamily`.
-        CompileError: as raised by :func:`~aclcore.compile.compile_family`.
+        CompileError: a function the table lacks, or a constant that is not a finite float.
         NonFiniteKernelError: naming the tap and the AKP values.
     """
-    from aclcore.compile import compile_family  # the compiler is heavier than this module
-
     if not isinstance(family, KernelFamily):
         raise PluginError(
             f"plugin {plugin!r} registered {family!r:.80} (a {type(family).__name__}), "
             "which is not an aclcore.KernelFamily"
         )
-    compiled = compile_family(family)
-    # the taps -2..2 along each axis, broadcast like a kernel grid (the grid convention's
-    # orientation does not matter for finiteness)
-    axis = torch.arange(CHECK_SIZE, dtype=torch.float64) - (CHECK_SIZE - 1) / 2
-    grid = tuple(axis.reshape([-1 if d == family.ndim - 1 - i else 1
-                               for d in range(family.ndim)]) for i in range(family.ndim))
-    values = {n: torch.tensor(v, dtype=torch.float64) for n, v in typical_values(family).items()}
-    compiled(grid, values)  # NonFiniteKernelError names the tap and the AKPs
+    from aclcore.compile.constants import constant_problems  # SymPy only, no torch
+    from aclcore.compile.singular import resolve_singularities
+
+    expr = family.sympy_expr
+    problems = active_table().unsupported_parts(expr) + constant_problems(expr)
+    if problems:
+        raise CompileError(f"cannot compile {family.name}: unsupported "
+                           + "; ".join(problems), problems)
+    positive = [p.symbol for p in family.params if p.constraint_obj.positive]
+    values = typical_values(family)
+    half = (CHECK_SIZE - 1) // 2
+    taps = list(itertools.product(range(-half, half + 1), repeat=family.ndim))
+    if active_table().plugin_rows(expr):  # only the plugin's torch code can evaluate them,
+        found = _compiled_values(family, taps, values)  # and that plugin imported torch
+    else:
+        explicit, _ = resolve_singularities(expr, family.coords, positive)
+        evaluate = _evaluator(explicit, family)
+        found = [evaluate(tap, values) for tap in taps]
+    for tap, value in zip(taps, found, strict=True):
+        if not (value is not None and cmath.isfinite(value) and value.imag == 0):
+            where = ", ".join(f"{c}={v}" for c, v in zip(family.coord_names, tap, strict=True))
+            akps = ", ".join(f"{n}={v:.6g}" for n, v in values.items())
+            raise NonFiniteKernelError(
+                f"family {family.name!r} is not finite ({value}) at tap ({where}) for its "
+                f"typical AKPs ({akps}); the formula {expr} is singular there: keep the AKPs "
+                "in a domain where it is finite (constraints), or make a removable "
+                "singularity explicit with Piecewise or sinc"
+            )
     return family
 
 
+def _compiled_values(family: KernelFamily, taps: list[tuple[int, ...]],
+                     values: dict[str, float]) -> list[complex | None]:
+    """The compiled family's values at ``taps`` (for formulas with plugin functions)."""
+    import torch
+
+    from aclcore.compile import compile_family
+
+    coords = tuple(torch.tensor([float(tap[i]) for tap in taps], dtype=torch.float64)
+                   for i in range(family.ndim))
+    params = {n: torch.tensor(v, dtype=torch.float64) for n, v in values.items()}
+    out = compile_family(family)(coords, params, check_finite=False)
+    return [complex(float(v)) for v in out.tolist()]
+
+
+def _atan2(y: Any, x: Any) -> Any:
+    import mpmath
+
+    return mpmath.nan if x == 0 and y == 0 else mpmath.atan2(y, x)  # as the compiled code
+
+
+def _evaluator(expr: sp.Expr, family: KernelFamily
+               ) -> Callable[[tuple[int, ...], dict[str, float]], complex | None]:
+    """``(tap, AKPs) -> value`` of ``expr``: mpmath through lambdify (from the validated SymPy
+    tree, never from text), or SymPy's own evaluation where mpmath lacks a function."""
+    coords, params = list(family.coords), [p.symbol for p in family.params]
+    # plain names (an AKP may be called lambda): lambdify's own renaming costs ten times more
+    plain = [sp.Symbol(f"v{i}") for i in range(len(coords) + len(params))]
+    try:
+        fn = sp.lambdify(plain, expr.xreplace(dict(zip([*coords, *params], plain, strict=True))),
+                         modules=[{"atan2": _atan2}, "mpmath"])
+    except Exception:  # a function mpmath does not know: SymPy evaluates it
+        fn = None
+
+    def evaluate(tap: tuple[int, ...], values: dict[str, float]) -> complex | None:
+        args = [*tap, *(values[p.name] for p in family.params)]
+        try:
+            if fn is not None:
+                out = fn(*args)
+            else:
+                point = {s: sp.Float(v) for s, v in zip([*coords, *params], args, strict=True)}
+                out = sp.N(expr.xreplace(point), 20)
+            return complex(out)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError):
+            return None
+
+    return evaluate
+
+
 def check_function(row: TorchFunction) -> None:
-    """Evaluate ``row.torch`` once on its domain and, if differentiable, differentiate it.
+    """Evaluate the row's implementation once on its domain and differentiate it there.
 
     Functions with constant arguments (e.g. an order) are not evaluated: which constants are
     valid is up to the function.
@@ -73,6 +151,8 @@ def check_function(row: TorchFunction) -> None:
     """
     if row.constant_args:
         return
+    import torch  # the plugin's implementation is a torch function: torch is loaded already
+
     lo, hi = row.domain
     n = min(row.arity)
     points = torch.tensor([lo + (hi - lo) * i / 6 for i in range(7)], dtype=torch.float64)
@@ -114,7 +194,7 @@ def check_function(row: TorchFunction) -> None:
 
 def _call(row: TorchFunction, args: list[torch.Tensor], label: str) -> object:
     try:
-        return row.torch(*args)
+        return row.implementation(*args)
     except Exception as err:
         raise PluginError(
             f"{label} raised {type(err).__name__}: {err} when called with {len(args)} "

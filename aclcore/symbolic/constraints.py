@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Union
-
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, ClassVar, Union
 
 from aclcore.errors import FamilyError
+
+if TYPE_CHECKING:  # torch is imported by the methods that compute: declaring needs no torch
+    import torch
 
 __all__ = [
     "POSITIVE_FLOOR",
@@ -147,12 +146,14 @@ class Positive(Constraint):
         return "positive"
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
         return F.softplus(raw) + POSITIVE_FLOOR
 
     def inverse(self, value: torch.Tensor) -> torch.Tensor:
         y = value - POSITIVE_FLOOR
         # softplus^-1(y) = log(expm1(y)) = y + log(-expm1(-y)), stable for large and small y
-        return y + torch.log(-torch.expm1(-y))
+        return y + (-(-y).expm1()).log()
 
     def contains(self, value: float) -> bool:
         return math.isfinite(value) and value > POSITIVE_FLOOR
@@ -185,20 +186,23 @@ class Interval(Constraint):
         return (float(self.lo), float(self.hi))
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        value = self.lo + (self.hi - self.lo) * torch.sigmoid(raw)
+        value = self.lo + (self.hi - self.lo) * raw.sigmoid()
         lo_in, hi_in = self._inner_bounds(value.dtype)
         return value.clamp(lo_in, hi_in)
 
     def _inner_bounds(self, dtype: torch.dtype) -> tuple[float, float]:
         # the representable values next to the bounds, inside; plain Python/NumPy so that
         # torch.compile sees constants (no tensor -> .item() graph break)
+        import numpy as np
+        import torch
+
         np_dtype = {torch.float16: np.float16, torch.float32: np.float32}.get(dtype, np.float64)
         lo, hi = np_dtype(self.lo), np_dtype(self.hi)
         return float(np.nextafter(lo, hi)), float(np.nextafter(hi, lo))
 
     def inverse(self, value: torch.Tensor) -> torch.Tensor:
         unit = (value - self.lo) / (self.hi - self.lo)
-        return torch.logit(unit)
+        return unit.logit()
 
     def contains(self, value: float) -> bool:
         return math.isfinite(value) and self.lo < value < self.hi

@@ -12,16 +12,18 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union, cast
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import sympy as sp
-import torch
 
 from aclcore.errors import ConfigError, FamilyError, FamilyParseError, ParseError
 from aclcore.symbolic import checks
 from aclcore.symbolic.checks import SYMBOL_NAME, canonical_symbol, symbol_name
 from aclcore.symbolic.constraints import Constraint, ConstraintSpec, Interval, as_constraint
 from aclcore.symbolic.functions import active_table
+
+if TYPE_CHECKING:  # Param.sample imports torch itself: declaring a family needs no torch
+    import torch
 
 __all__ = [
     "FAMILY_NAME",
@@ -159,6 +161,8 @@ class Param:
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """Initial *constrained* values of the given shape (uniform for a pair init)."""
+        import torch
+
         init = self.init
         if isinstance(init, tuple):
             lo, hi = init

@@ -20,24 +20,31 @@ Semantics follow SymPy exactly; the rows that differ from the obvious torch call
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 import keyword
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
-import torch
 from sympy.core.function import UndefinedFunction
 
 from aclcore.errors import AclError
-from aclcore.symbolic import special
+
+if TYPE_CHECKING:
+    import torch
+
+#: Largest |order| of ``besselj`` the compiler lowers (the trapezoid rule's accuracy bound).
+MAX_BESSEL_ORDER = 20
 
 __all__ = [
     "ALIASES",
     "BUILTIN_FUNCTIONS",
     "BUILTIN_TABLE",
     "CONSTANT_NAMES",
+    "MAX_BESSEL_ORDER",
     "STRUCTURAL_FUNCTIONS",
     "STRUCTURAL_NAMES",
     "STRUCTURAL_RULES",
@@ -60,7 +67,10 @@ class TorchFunction:
         sympy: the SymPy function class (the head of the expression, e.g. ``sympy.exp``).
         torch: the implementation; called with tensors (and Python floats for constant
             arguments), must broadcast like torch element-wise functions and be
-            differentiable (use :func:`aclcore.symbolic.special.with_grad` otherwise).
+            differentiable (use :func:`aclcore.symbolic.autograd.with_grad` otherwise). The
+            built-in rows name it (``"torch.exp"``, ``"aclcore.symbolic.special:sinc"``) so
+            that the table, the parser and ``import aclcore`` need no torch;
+            :attr:`implementation` is the callable either way.
         doc: the lowering as shown in the docs table.
         domain: an interval inside which every argument may be sampled for numeric tests.
         constant_args: positions of arguments that must be numeric constants (e.g. an order).
@@ -71,13 +81,38 @@ class TorchFunction:
 
     name: str
     sympy: Any
-    torch: Callable[..., Any]
+    torch: Callable[..., Any] | str
     doc: str = ""
     domain: tuple[float, float] = (-3.0, 3.0)
     constant_args: tuple[int, ...] = ()
     differentiable: bool = True
     provider: str = "aclcore"
     arity: tuple[int, ...] = field(default=(1,))
+
+    @property
+    def implementation(self) -> Callable[..., Any]:
+        """The torch implementation as a callable (imported on first use for built-ins)."""
+        return _resolve(self.torch) if isinstance(self.torch, str) else self.torch
+
+    @property
+    def torch_name(self) -> str | None:
+        """``"torch.exp"`` where the implementation is a function of the ``torch`` module
+        itself (the generated code calls it by that name), else ``None``."""
+        if isinstance(self.torch, str):
+            return self.torch if ":" not in self.torch else None
+        name = getattr(self.torch, "__name__", "")
+        torch_module = importlib.import_module("torch")
+        return f"torch.{name}" if getattr(torch_module, name, None) is self.torch else None
+
+
+@functools.cache
+def _resolve(path: str) -> Callable[..., Any]:
+    """``"torch.exp"`` or ``"package.module:function"`` -> the callable."""
+    module, sep, attr = path.partition(":")
+    if not sep:
+        module, _, attr = path.rpartition(".")
+    value: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return value
 
 
 def sqrt1(arg: Any) -> Any:
@@ -86,21 +121,24 @@ def sqrt1(arg: Any) -> Any:
 
 
 def _cot(x: torch.Tensor) -> torch.Tensor:
-    return 1.0 / torch.tan(x)
+    return 1.0 / x.tan()
 
 
 def _sec(x: torch.Tensor) -> torch.Tensor:
-    return 1.0 / torch.cos(x)
+    return 1.0 / x.cos()
 
 
 def _csc(x: torch.Tensor) -> torch.Tensor:
-    return 1.0 / torch.sin(x)
+    return 1.0 / x.sin()
+
+
+_SPECIAL = "aclcore.symbolic.special:"
 
 
 def _row(
     name: str,
     sym: Any,
-    fn: Callable[..., Any],
+    fn: Callable[..., Any] | str,
     doc: str,
     domain: tuple[float, float] = (-3.0, 3.0),
     **kw: Any,
@@ -112,48 +150,48 @@ def _row(
 BUILTIN_FUNCTIONS: Mapping[str, TorchFunction] = MappingProxyType({
     row.name: row
     for row in (
-        _row("exp", sp.exp, torch.exp, "torch.exp"),
-        _row("log", sp.log, torch.log, "torch.log (natural log; NaN below 0 is reported)",
+        _row("exp", sp.exp, "torch.exp", "torch.exp"),
+        _row("log", sp.log, "torch.log", "torch.log (natural log; NaN below 0 is reported)",
              (0.1, 5.0)),
-        _row("sin", sp.sin, torch.sin, "torch.sin"),
-        _row("cos", sp.cos, torch.cos, "torch.cos"),
-        _row("tan", sp.tan, torch.tan, "torch.tan", (-1.2, 1.2)),
+        _row("sin", sp.sin, "torch.sin", "torch.sin"),
+        _row("cos", sp.cos, "torch.cos", "torch.cos"),
+        _row("tan", sp.tan, "torch.tan", "torch.tan", (-1.2, 1.2)),
         _row("cot", sp.cot, _cot, "1 / torch.tan", (0.2, 1.4)),
         _row("sec", sp.sec, _sec, "1 / torch.cos", (-1.2, 1.2)),
         _row("csc", sp.csc, _csc, "1 / torch.sin", (0.2, 1.4)),
-        _row("asin", sp.asin, torch.asin, "torch.asin", (-0.9, 0.9)),
-        _row("acos", sp.acos, torch.acos, "torch.acos", (-0.9, 0.9)),
-        _row("atan", sp.atan, torch.atan, "torch.atan"),
-        _row("atan2", sp.atan2, special.atan2,
+        _row("asin", sp.asin, "torch.asin", "torch.asin", (-0.9, 0.9)),
+        _row("acos", sp.acos, "torch.acos", "torch.acos", (-0.9, 0.9)),
+        _row("atan", sp.atan, "torch.atan", "torch.atan"),
+        _row("atan2", sp.atan2, _SPECIAL + "atan2",
              "torch.atan2(y, x); NaN at (0, 0), where SymPy's atan2 is undefined too (the "
              "finite check refuses that tap)", (0.2, 3.0), arity=(2,)),
-        _row("sinh", sp.sinh, torch.sinh, "torch.sinh"),
-        _row("cosh", sp.cosh, torch.cosh, "torch.cosh"),
-        _row("tanh", sp.tanh, torch.tanh, "torch.tanh"),
-        _row("asinh", sp.asinh, torch.asinh, "torch.asinh"),
-        _row("acosh", sp.acosh, torch.acosh, "torch.acosh", (1.1, 4.0)),
-        _row("atanh", sp.atanh, torch.atanh, "torch.atanh", (-0.9, 0.9)),
-        _row("erf", sp.erf, torch.erf, "torch.erf"),
-        _row("erfc", sp.erfc, torch.erfc, "torch.erfc"),
-        _row("erfinv", sp.erfinv, torch.erfinv, "torch.erfinv", (-0.9, 0.9)),
-        _row("loggamma", sp.loggamma, torch.lgamma, "torch.lgamma (real for x > 0)",
+        _row("sinh", sp.sinh, "torch.sinh", "torch.sinh"),
+        _row("cosh", sp.cosh, "torch.cosh", "torch.cosh"),
+        _row("tanh", sp.tanh, "torch.tanh", "torch.tanh"),
+        _row("asinh", sp.asinh, "torch.asinh", "torch.asinh"),
+        _row("acosh", sp.acosh, "torch.acosh", "torch.acosh", (1.1, 4.0)),
+        _row("atanh", sp.atanh, "torch.atanh", "torch.atanh", (-0.9, 0.9)),
+        _row("erf", sp.erf, "torch.erf", "torch.erf"),
+        _row("erfc", sp.erfc, "torch.erfc", "torch.erfc"),
+        _row("erfinv", sp.erfinv, "torch.erfinv", "torch.erfinv", (-0.9, 0.9)),
+        _row("loggamma", sp.loggamma, "torch.lgamma", "torch.lgamma (real for x > 0)",
              (0.2, 5.0)),
-        _row("Abs", sp.Abs, torch.abs, "torch.abs (gradient 0 at 0)"),
-        _row("sign", sp.sign, torch.sign, "torch.sign (gradient 0)", differentiable=False),
-        _row("floor", sp.floor, torch.floor, "torch.floor (gradient 0)", differentiable=False),
-        _row("ceiling", sp.ceiling, torch.ceil, "torch.ceil (gradient 0)",
+        _row("Abs", sp.Abs, "torch.abs", "torch.abs (gradient 0 at 0)"),
+        _row("sign", sp.sign, "torch.sign", "torch.sign (gradient 0)", differentiable=False),
+        _row("floor", sp.floor, "torch.floor", "torch.floor (gradient 0)", differentiable=False),
+        _row("ceiling", sp.ceiling, "torch.ceil", "torch.ceil (gradient 0)",
              differentiable=False),
         _row(
             "sinc",
             sp.sinc,
-            special.sinc,
+            _SPECIAL + "sinc",
             "sin(x)/x, Taylor series below |x| = 0.1 (exact derivatives of every order at 0); "
             "SymPy's sinc is un-normalised, torch.sinc is sin(pi x)/(pi x)",
         ),
         _row(
             "Heaviside",
             sp.Heaviside,
-            special.heaviside,
+            _SPECIAL + "heaviside",
             "torch.where: 0 below 0, H0 at 0 (SymPy's default 1/2), 1 above; gradient 0",
             differentiable=False,
             arity=(1, 2),
@@ -162,7 +200,7 @@ BUILTIN_FUNCTIONS: Mapping[str, TorchFunction] = MappingProxyType({
         _row(
             "besselj",
             sp.besselj,
-            special.besselj,
+            _SPECIAL + "besselj",
             "integer order |n| <= 20: trapezoid rule on Bessel's integral (|x| < 25) or "
             "torch.special + recurrence, with exact gradients (torch's J0/J1 have none)",
             (-6.0, 6.0),
@@ -388,9 +426,9 @@ def report_arguments(row: TorchFunction, node: sp.Basic, report: Callable[[str],
     if row.sympy is sp.besselj and row.name == "besselj":
         order = node.args[0]
         integral = order.is_integer or (order.is_Float and float(order).is_integer())
-        if order.is_number and not (integral and abs(int(order)) <= special.MAX_BESSEL_ORDER):
+        if order.is_number and not (integral and abs(int(order)) <= MAX_BESSEL_ORDER):
             report(f"{node}: besselj needs an integer order |n| <= "
-                   f"{special.MAX_BESSEL_ORDER}, got {order}")
+                   f"{MAX_BESSEL_ORDER}, got {order}")
 
 
 #: The table of the built-in rows alone (complete: nothing else can come).
@@ -482,7 +520,12 @@ def make_function(
         raise AclError(f"function {fname!r}: constant_args must be argument positions "
                        f"0..{max(arity) - 1} (it takes {' or '.join(map(str, arity))} "
                        f"argument(s)), got {constant_args!r}")
-    impl = torch_function if grad is None else special.with_grad(torch_function, grad)
+    if grad is None:
+        impl = torch_function
+    else:
+        from aclcore.symbolic.autograd import with_grad  # torch: a plugin function uses it
+
+        impl = with_grad(torch_function, grad)
     return TorchFunction(
         name=fname,
         sympy=sympy_function,

@@ -197,8 +197,8 @@ def test_plugin_functions_with_grad_work_under_torch_func() -> None:
     cube = sp.Function("cube")
     row = make_function(cube, lambda t: t.detach() ** 3, grad=lambda t: (3 * t * t,))
     t = torch.tensor([1.0, 2.0], dtype=F64)
-    assert torch.func.grad(lambda s: row.torch(s).sum())(t).tolist() == [3.0, 12.0]
-    assert torch.func.vmap(row.torch)(t[:, None]).flatten().tolist() == [1.0, 8.0]
+    assert torch.func.grad(lambda s: row.implementation(s).sum())(t).tolist() == [3.0, 12.0]
+    assert torch.func.vmap(row.implementation)(t[:, None]).flatten().tolist() == [1.0, 8.0]
 
 
 def test_layers_under_torch_func_functional_call() -> None:

@@ -492,11 +492,12 @@ def spy(*args, **kwargs):
     return original(*args, **kwargs)
 importlib.metadata.entry_points = spy
 import aclcore
+from aclcore.plugins import current_registry
 state = {
     "plugin_modules": sorted(m for m in sys.modules if m.startswith(("acl_classic",
                                                                      "acl_example"))),
     "entry_point_scans": len(calls),
-    "loaded": aclcore.plugins.current_registry().loaded,
+    "loaded": current_registry().loaded,
 }
 aclcore.families()
 state["scans_after_lookup"] = len(calls)
