@@ -1,11 +1,12 @@
-"""``acl export SOURCE --format json|latex|md|py [-o PATH]``: the CLI face of :mod:`aclcore.export`.
+"""``acl export SOURCE --format json|latex|md|py|png [-o PATH]``: the CLI of :mod:`aclcore.export`.
 
 SOURCE is an aclcore checkpoint (:func:`aclcore.export.checkpoint.save_checkpoint`), a plain
 ``torch.save(model.state_dict())`` file, a training run directory (holding
 ``checkpoint.pt``) or a JSON export (``*.json``, or any file that starts with ``{``).
 Everything is read without running code from it. JSON, LaTeX and Python go to stdout unless
-``-o`` names a file (an existing directory is refused); the Markdown card needs ``-o`` as a
-directory (it writes ``card.md`` and PNGs there). ``--json`` prints a report (source,
+``-o`` names a file (an existing directory is refused); the Markdown card and the PNG kernel
+panels need ``-o`` as a directory (``card.md`` and PNGs, or one ``<layer>_kernels.png`` per
+analytic layer). ``--json`` prints a report (source,
 format, layer paths, files written, and the text itself when there is no ``-o``).
 
 Module-level imports are light (``acl --help`` must stay fast); the work is imported lazily.
@@ -20,7 +21,7 @@ from typing import Any
 
 __all__ = ["add_export_command", "cmd_export", "load_source"]
 
-FORMATS = ("json", "latex", "md", "py")
+FORMATS = ("json", "latex", "md", "py", "png")
 _SUFFIXES = {"json": "json", "latex": "tex", "py": "py"}
 
 
@@ -28,19 +29,22 @@ def add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     """Declare ``acl export`` on the subcommand parser ``sub``."""
     p = sub.add_parser(
         "export",
-        help="export a trained model's analytic kernels (JSON, LaTeX, Markdown card, Python)",
+        help="export a trained model's analytic kernels (JSON, LaTeX, Markdown card, Python, "
+        "PNG)",
         description="Export the analytic layers of SOURCE (an aclcore checkpoint, a plain "
         "state_dict file, a training run directory holding checkpoint.pt, or a JSON export) "
         "as exact formulas: json (self-contained, reloadable), latex (AKP tables), md (a "
-        "formula card with PNG kernel grids; needs -o DIR) or py (a standalone module "
-        "regenerating the kernel banks). Nothing from SOURCE is executed.",
+        "formula card with PNG kernel grids; needs -o DIR), py (a standalone module "
+        "regenerating the kernel banks) or png (one kernel panel per layer; needs -o DIR). "
+        "Nothing from SOURCE is executed.",
     )
     p.add_argument("source", metavar="SOURCE", help="checkpoint file, run directory or JSON "
                    "export")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format "
                    "(default json)")
     p.add_argument("-o", "--output", metavar="PATH",
-                   help="output file (json, latex, py; default stdout) or directory (md)")
+                   help="output file (json, latex, py; default stdout) or directory (md, "
+                   "png)")
     p.add_argument("--precision", type=int, default=4,
                    help="significant digits in LaTeX and Markdown tables (default 4)")
     p.add_argument("--json", action="store_true",
@@ -111,6 +115,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         card = export.to_markdown(model, args.output, precision=args.precision)
         report["files"] = sorted(str(p) for p in card.parent.iterdir()
                                  if p.name == card.name or p.suffix == ".png")
+    elif args.format == "png":
+        if not args.output:
+            raise ConfigError("--format png writes one PNG file per analytic layer: give the "
+                              "output directory with -o DIR")
+        report["files"] = [str(p) for p in export.to_png(model, args.output)]
     else:
         if args.format == "json":
             text = export.to_json(model)

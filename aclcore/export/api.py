@@ -12,6 +12,7 @@ Every function takes an analytic layer, a model containing analytic layers (foun
   provided the families, and never evaluates anything from the document.
 * :func:`to_python` -- a standalone module (torch, numpy, math) regenerating the kernel banks.
 * :func:`to_markdown` -- a formula card: formulas, AKP tables and kernel pictures (PNG).
+* :func:`to_png` -- the kernel pictures alone: one PNG panel per analytic layer.
 
 The format and the decisions behind it are described in ``docs/export.md``.
 """
@@ -33,6 +34,7 @@ from aclcore.export.json_read import read_document
 from aclcore.export.json_write import to_json as _to_json
 from aclcore.export.latex import to_latex as _to_latex
 from aclcore.export.markdown import to_markdown as _to_markdown
+from aclcore.export.panels import to_png as _to_png
 from aclcore.export.python import to_python as _to_python
 from aclcore.export.schema import FORMAT, VERSION, ExportLimits
 from aclcore.nn.layers import AnalyticConvNd
@@ -52,6 +54,7 @@ __all__ = [
     "to_json",
     "to_latex",
     "to_markdown",
+    "to_png",
     "to_python",
 ]
 
@@ -217,3 +220,24 @@ def to_markdown(model_or_layer: object, out_dir: str | os.PathLike[str], *,
     return _to_markdown(model_or_layer, out_dir, precision=precision, title=title,
                         compare=compare, compare_names=compare_names, formulas=formulas,
                         max_out=max_out, max_in=max_in)
+
+
+def to_png(model_or_layer: object, out_dir: str | os.PathLike[str], *, max_out: int = 16,
+           max_in: int = 4) -> list[Path]:
+    """Write one PNG kernel panel per analytic layer into ``out_dir``; returns the files.
+
+    Each file is named after the layer's module path (``features.0`` ->
+    ``features_0_kernels.png``; ``layer_kernels.png`` for a layer exported on its own) and
+    shows at most ``max_out`` output x ``max_in`` input channels of ``layer.weight``, each
+    kernel titled with its family (``free`` for a free kernel) and ``[out, in]`` index, on a
+    diverging colour map centred on 0 (red positive, blue negative; the grid convention: ``x``
+    to the right, ``y`` upwards; 3-D kernels show their central ``z`` slice). These are the
+    pictures of the Markdown card (:func:`to_markdown`). ``out_dir`` is created when missing.
+
+    Raises:
+        AclError: matplotlib is missing (``pip install matplotlib``), or a file cannot be
+            written.
+        ExportError: nothing analytic to export, ``max_out``/``max_in`` not a positive int,
+            or ``out_dir`` (or one of its parents) is an existing file.
+    """
+    return _to_png(model_or_layer, out_dir, max_out=max_out, max_in=max_in)

@@ -1,15 +1,14 @@
 """Markdown formula card: per layer its families, formulas, AKP tables and kernel pictures.
 
-Private helper of :mod:`aclcore.export`. Pictures are drawn by
-:func:`aclcore.export.viz.save_kernel_grid` (diverging colour map centred on 0, each panel titled
-with its family and ``[out, in]`` index); comparison panels show, per kernel, the layer's
-kernel, a given target and their difference.
+Private helper of :mod:`aclcore.export`. The kernel pictures are the panels of
+:mod:`aclcore.export.panels` (drawn by :func:`aclcore.export.viz.save_kernel_grid`: diverging
+colour map centred on 0, each panel titled with its family and ``[out, in]`` index);
+comparison panels show, per kernel, the layer's kernel, a given target and their difference.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 from aclcore.errors import ConfigError, ExportError
 from aclcore.export.collect import FamilyInfo, LayerFormulas, collect
 from aclcore.export.latex import rounded
+from aclcore.export.panels import layer_panel, panel_name
 from aclcore.export.schema import make_directory
 from aclcore.export.viz import save_kernel_grid
 
@@ -27,37 +27,8 @@ __all__ = ["to_markdown"]
 CARD = "card.md"
 
 
-def _slug(path: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", path) or "layer"
-
-
 def _num(value: float, precision: int) -> str:
     return f"{value:.{precision}g}"
-
-
-def _labels(lf: LayerFormulas) -> list[str]:
-    labels = ["free"] * lf.layer.out_channels
-    for info in lf.families:
-        for o in range(info.start, info.start + info.count):
-            labels[o] = info.name
-    return labels
-
-
-def _grid_picture(lf: LayerFormulas, out_dir: Path, max_out: int, max_in: int) -> tuple[str, str]:
-    layer = lf.layer
-    with torch.no_grad():
-        bank = layer.weight.detach().to("cpu", torch.float64)
-    rows, cols = min(bank.shape[0], max_out), min(bank.shape[1], max_in)
-    labels = _labels(lf)
-    titles = [f"{labels[o]} [{o},{i}]" for o in range(rows) for i in range(cols)]
-    name = f"{_slug(lf.path)}_kernels.png"
-    shown = f"output channels 0-{rows - 1} of {bank.shape[0]}, inputs 0-{cols - 1} of " \
-            f"{bank.shape[1]}"
-    # one input channel: a near-square grid of the output channels instead of one column
-    shown_bank = bank[:rows, 0] if cols == 1 else bank[:rows, :cols]
-    save_kernel_grid(shown_bank, out_dir / name, titles, ndim=len(layer.kernel_size),
-                     title=f"{lf.path or 'layer'}: {shown}")
-    return name, shown
 
 
 def _compare_picture(lf: LayerFormulas, target: torch.Tensor, out_dir: Path,
@@ -73,7 +44,7 @@ def _compare_picture(lf: LayerFormulas, target: torch.Tensor, out_dir: Path,
     fitted, goal = bank[:n, 0], target[:n, 0]
     panels = torch.stack([fitted, goal, fitted - goal])
     titles = [f"{kind} [{o},0]" for kind in (*names, "difference") for o in range(n)]
-    name = f"{_slug(lf.path)}_compare.png"
+    name = panel_name(lf.path, "compare")
     save_kernel_grid(panels, out_dir / name, titles, ndim=len(layer.kernel_size),
                      title=f"{lf.path or 'layer'}: {names[0]} vs {names[1]} (input channel 0)")
     return name, float((bank - target).abs().max())
@@ -149,7 +120,8 @@ def to_markdown(obj: object, out_dir: str | os.PathLike[str], *, precision: int 
                   f"stride {tuple(c['stride'])}, dilation {tuple(c['dilation'])}, groups "
                   f"{c['groups']}, discretisation `{c['discretization']}`; mosaic {mosaic}.",
                   "", f"How the formulas give the weights: {lf.statement}", ""]
-        picture, shown = _grid_picture(lf, out, max_out, max_in)
+        picture = panel_name(lf.path)
+        _, shown = layer_panel(lf, out / picture, max_out=max_out, max_in=max_in)
         lines += [f"![kernels of {lf.path or 'layer'}]({picture})", "",
                   f"*Kernels ({shown}).*", ""]
         if lf.path in compare:

@@ -4,7 +4,8 @@ Both follow the grid convention of :mod:`aclcore.nn.grid`: row 0 of a 2-D kernel
 (largest ``y``), ``x`` grows to the right. Values are shown on a diverging colour map centred
 on 0 (red positive, blue negative), each panel scaled to its own largest magnitude.
 
-matplotlib is imported only by :func:`save_kernel_grid` (``pip install 'aclcore[viz]'``).
+matplotlib is imported only by :func:`save_kernel_grid` (``pip install matplotlib``; from a
+checkout of the aclcore repository, ``pip install -c constraints.txt './[viz]'``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def save_kernel_grid(
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise AclError(
-            "saving kernel pictures needs matplotlib: pip install 'aclcore[viz]'"
+            "saving kernel pictures needs matplotlib: pip install matplotlib (from a checkout "
+            "of the aclcore repository: pip install -c constraints.txt './[viz]')"
         ) from err
     grid, rows, cols, nd = _panels(kernels, ndim)
     count = kernels.shape[0] if kernels.dim() == nd + 1 else rows * cols
