@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from aclcore.cli.export import add_export_command
 from aclcore.cli.families import add_families_command, add_show_command
 from aclcore.cli.fit import add_fit_command
+from aclcore.cli.new_plugin import add_new_plugin_command
 from aclcore.cli.plugins import add_plugins_command
 from aclcore.cli.train import add_train_command
 from aclcore.errors import AclError
@@ -34,6 +35,7 @@ SUBCOMMANDS: list[_AddCommand] = [
     add_plugins_command, add_families_command, add_show_command, add_export_command,
     add_fit_command,
     add_train_command,
+    add_new_plugin_command,
 ]
 
 

@@ -1,8 +1,9 @@
-"""``acl families [NAME...] [--json]`` and ``acl show NAME``: the registered families.
+"""``acl families [NAME...] [--json]`` and ``acl show NAME|SOURCE``: families and models.
 
 ``acl families`` lists every family (coordinates, AKPs with constraint and init, provider,
-formula as text and LaTeX); ``acl show`` prints one family's formula and a kernel sampled at
-typical AKPs, as a text preview and optionally a PNG.
+formula as text and LaTeX); ``acl show NAME`` prints one family's formula and a kernel sampled
+at typical AKPs, as a text preview and optionally a PNG. ``acl show SOURCE`` (a checkpoint, a
+run directory or a JSON export) shows what was trained: see :mod:`aclcore.cli.show_source`.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def cmd_families(args: argparse.Namespace) -> int:
         print_json(infos)
         return 0
     if not infos:
-        print("no families registered (pip install acl-classic for the classic families)")
+        print("no families registered (for the classic families, from a checkout of the "
+              "aclcore repository: pip install -c constraints.txt ./plugins/acl-classic)")
     for info in infos:
         source = info["provider"]
         if info["distribution"]:
@@ -111,19 +113,33 @@ def add_show_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     """Declare ``acl show`` on the subcommand parser ``sub``."""
     p = sub.add_parser(
         "show",
-        help="show a family's formula and a sampled kernel",
-        description="Print a family's formula and a kernel sampled at typical AKPs (init "
-        "values, midpoints of init ranges) with the family's normalisation: a text preview "
-        "in the terminal, a PNG with --png (needs matplotlib).",
+        help="show a family's formula and a sampled kernel, or a trained model's kernels",
+        description="NAME: print a family's formula and a kernel sampled at typical AKPs "
+        "(init values, midpoints of init ranges) with the family's normalisation: a text "
+        "preview in the terminal, a PNG with --png (needs matplotlib). SOURCE (a checkpoint, "
+        "a training run directory or a JSON export; anything that exists as a path or has a "
+        "'/' or a suffix): print each analytic layer's mosaic, each family's formula, the "
+        "learned AKPs and the first kernels' formulas; --png draws the kernels. Nothing from "
+        "SOURCE is executed.",
     )
-    p.add_argument("name", metavar="NAME", help="family name (see acl families)")
+    p.add_argument("name", metavar="NAME|SOURCE", help="family name (see acl families), or a "
+                   "checkpoint, run directory or JSON export")
     p.add_argument("--size", type=int, default=None,
                    help="kernel size along every axis (default 15 for 1-D, 7 otherwise; at "
                    "most 1024, or 101 for 3-D)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set an AKP (repeatable), e.g. --param sigma=2")
-    p.add_argument("--png", metavar="PATH", help="also write the kernel as a PNG (.png is "
-                   "added when PATH has no suffix)")
+    p.add_argument("--png", metavar="PATH", help="also write the kernel (SOURCE: each shown "
+                   "layer's kernels; with several layers, PATH's stem plus the layer's name) as "
+                   "a PNG (.png is added when PATH has no suffix)")
+    p.add_argument("--layer", metavar="PATH", help="SOURCE only: show only the analytic layer "
+                   "at this module path (e.g. features.0)")
+    p.add_argument("--precision", type=int, metavar="N", help="SOURCE only: significant "
+                   "digits of AKPs and formulas (default 4)")
+    p.add_argument("--max-rows", type=int, metavar="N", help="SOURCE only: AKP rows shown per "
+                   "family (default 16; 0 shows all)")
+    p.add_argument("--formulas", type=int, metavar="N", help="SOURCE only: full formulas "
+                   "shown per family (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON (formula and values)")
     p.set_defaults(run=cmd_show)
 
@@ -145,7 +161,20 @@ def _parse_assignments(items: Sequence[str], names: Sequence[str]) -> dict[str, 
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``acl show NAME [--size K] [--param NAME=VALUE] [--png PATH] [--json]``."""
+    """``acl show NAME [--size K] [--param NAME=VALUE] [--png PATH] [--json]``, or ``acl show
+    SOURCE [--layer PATH] [--png PATH] [--precision N] [--max-rows N] [--formulas N]
+    [--json]`` (see :mod:`aclcore.cli.show_source`)."""
+    from aclcore.cli.show_source import looks_like_source, show_source
+
+    if looks_like_source(args.name):
+        return show_source(args)
+    given = [f"--{name.replace('_', '-')}" for name in ("layer", "precision", "max_rows",
+                                                          "formulas")
+             if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only for a checkpoint or JSON export, and "
+                          f"{args.name!r} is read as a family name (for a file of that name, "
+                          f"write ./{args.name})")
     import torch
 
     from aclcore.export.viz import save_kernel_grid, text_preview
