@@ -87,7 +87,17 @@ class NonFiniteGradientError(NonFiniteKernelError):
 
 
 class PluginError(AclError):
-    """A plugin failed to load or registered something invalid (strict mode)."""
+    """A plugin failed to load or registered something invalid (strict mode).
+
+    Attributes:
+        failures: one line per plugin failure, when the error lists several (strict mode).
+    """
+
+    failures: list[str]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.failures = []
 
 
 class UnknownFamilyError(AclError, LookupError):

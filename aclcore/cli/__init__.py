@@ -60,7 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except AclError as err:
-        print(f"acl: error: {' '.join(str(err).split())}", file=sys.stderr)
+        lines = getattr(err, "failures", None)
+        if lines:  # several failures (strict plugin loading): one per line
+            print(f"acl: error: {len(lines)} plugin failure(s):", file=sys.stderr)
+            for line in lines:
+                print(f"  - {line}", file=sys.stderr)
+        else:
+            print(f"acl: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `acl families --json | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

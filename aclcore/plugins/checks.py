@@ -82,8 +82,9 @@ def check_family(family: object, plugin: str) -> KernelFamily:
         if not (value is not None and cmath.isfinite(value) and value.imag == 0):
             where = ", ".join(f"{c}={v}" for c, v in zip(family.coord_names, tap, strict=True))
             akps = ", ".join(f"{n}={v:.6g}" for n, v in values.items())
+            shown = "no value" if value is None else value
             raise NonFiniteKernelError(
-                f"family {family.name!r} is not finite ({value}) at tap ({where}) for its "
+                f"family {family.name!r} is not finite ({shown}) at tap ({where}) for its "
                 f"typical AKPs ({akps}); the formula {expr} is singular there: keep the AKPs "
                 "in a domain where it is finite (constraints), or make a removable "
                 "singularity explicit with Piecewise or sinc"

@@ -149,11 +149,15 @@ class Loading:
             for plugin in loaded:
                 self._call(plugin, hook_name)
 
-    def fail(self, plugin: Plugin, stage: str, error: BaseException, item: str | None = None
-              ) -> None:
-        """Record a failure of ``plugin`` (the loader turns them into warnings or an error)."""
-        plugin.record.failures.append(PluginFailure.from_exception(plugin.record, stage, error,
-                                                                   item))
+    def fail(self, plugin: Plugin, stage: str, error: BaseException, item: str | None = None,
+             where: tuple[str, int] | None = None) -> None:
+        """Record a failure of ``plugin`` (the loader turns them into warnings or an error).
+
+        ``where``: the plugin's code the failure belongs to, where the error's traceback does
+        not reach it (a rejected registration, an invalid hook).
+        """
+        plugin.record.failures.append(PluginFailure.from_exception(
+            plugin.record, stage, error, item, where or _location(plugin.obj)))
 
     def _load(self, plugin: Plugin) -> bool:
         earlier = list(self.seen)
@@ -210,7 +214,7 @@ class Loading:
                 self.fail(plugin, "hooks", PluginError(
                     f"{attr} is not marked with @aclcore.hookimpl, so it is never called; "
                     "decorate it with @hookimpl (from aclcore import hookimpl)"
-                ))
+                ), where=_location(getattr(obj, attr, None)))
                 implemented.add(attr)
         if not implemented:
             self.fail(plugin, "hooks", PluginError(
@@ -235,8 +239,25 @@ class Loading:
                 self.fail(plugin, hook_name, err)
                 continue
             if result is not None:  # a generator function, an async function, a return value
-                self.fail(plugin, "hooks", PluginError(_returned(hook_name, result)))
+                self.fail(plugin, "hooks", PluginError(_returned(hook_name, result)),
+                          where=_location(impl.function))
         register.closed = True
+
+
+def _location(obj: object) -> tuple[str, int] | None:
+    """Where ``obj`` (a plugin module, class, function) is defined, if it is a file."""
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return code.co_filename, code.co_firstlineno
+    filename = getattr(obj, "__file__", None)
+    return (filename, 1) if isinstance(filename, str) else None
+
+
+def _caller() -> tuple[str, int] | None:
+    """The plugin's line that called ``register(...)`` (two frames up from here)."""
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    return (caller.f_code.co_filename, caller.f_lineno) if caller is not None else None
 
 
 def _returned(hook_name: str, result: object) -> str:
@@ -286,6 +307,7 @@ class _FunctionRegister(_Register):
 
         self._check_open()
         record = self.plugin.record
+        where = _caller()
         item = options.get("name") or getattr(sympy_function, "__name__", None)
         try:
             row = make_function(sympy_function, torch_function, provider=record.name, **options)
@@ -293,7 +315,7 @@ class _FunctionRegister(_Register):
             check_function(row)
             self.loading.registry.add_function(row)
         except Exception as err:
-            self.loading.fail(self.plugin, "function", err, str(item) if item else None)
+            self.loading.fail(self.plugin, "function", err, str(item) if item else None, where)
         else:
             record.functions.append(row.name)
 
@@ -308,6 +330,7 @@ class _FamilyRegister(_Register):
 
         self._check_open()
         record = self.plugin.record
+        where = _caller()
         item = getattr(family, "name", None)
         try:
             check_family(family, record.name)
@@ -315,6 +338,7 @@ class _FamilyRegister(_Register):
                 family, record.name, distribution=record.distribution, version=record.version
             )
         except Exception as err:
-            self.loading.fail(self.plugin, "family", err, item if isinstance(item, str) else None)
+            self.loading.fail(self.plugin, "family", err, item if isinstance(item, str) else None,
+                              where)
         else:
             record.families.append(family.name)

@@ -19,6 +19,7 @@ the first look-up raise :class:`~aclcore.errors.PluginError` listing every failu
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.metadata
 import inspect
@@ -155,26 +156,30 @@ def load_plugins(
     registry.info["failures"] = report.failures
     if report.unmatched:
         known = sorted({p.name for p in report.plugins})
-        warnings.warn(
+        near = sorted({m for n in report.unmatched
+                       for m in difflib.get_close_matches(n, known, n=2, cutoff=0.6)})
+        warnings.warn_explicit(  # attributed to the variable, not to the caller's code
             f"{ENV_LOAD} names {', '.join(map(repr, report.unmatched))}, which no installed "
-            f"plugin provides (installed: {', '.join(known) or 'none'})",
-            AclPluginWarning,
-            stacklevel=_user_stacklevel(),
-        )
+            f"plugin provides (installed: {', '.join(known) or 'none'}"
+            + (f"; did you mean {', '.join(map(repr, near))}?)" if near else ")"),
+            AclPluginWarning, ENV_LOAD, 0, module="aclcore.plugins")
     failures = report.failures
     if strict and failures:
         lines = "\n".join(f"  - {f}" for f in failures)
-        raise PluginError(
+        error = PluginError(
             f"{len(failures)} plugin failure(s) with {ENV_STRICT}=1:\n{lines}\n"
             f"Fix or uninstall the plugin, or deselect it with {ENV_LOAD}."
         )
+        error.failures = [str(f) for f in failures]
+        raise error
     for failure in failures:
-        warnings.warn(
-            f"{failure} (the other plugins keep working; `acl plugins` lists failures, "
-            f"{ENV_STRICT}=1 makes them errors)",
-            AclPluginWarning,
-            stacklevel=_user_stacklevel(),
-        )
+        message = (f"{failure} (the other plugins keep working; `acl plugins` lists failures, "
+                   f"{ENV_STRICT}=1 makes them errors)")
+        if failure.filename:  # attributed to the plugin's own code, not to aclcore's caller
+            warnings.warn_explicit(message, AclPluginWarning, failure.filename,
+                                   failure.lineno or 1, module=failure.plugin)
+        else:
+            warnings.warn(message, AclPluginWarning, stacklevel=_user_stacklevel())
     return report
 
 

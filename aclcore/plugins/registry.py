@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aclcore.errors import PluginError, UnknownFamilyError
-from aclcore.plugins.loader import Loader, load_plugins
+from aclcore.plugins.loader import ENV_LOAD, Loader, load_plugins
 from aclcore.plugins.provenance import IN_PROCESS, provider_text
 from aclcore.plugins.report import PluginReport
 from aclcore.symbolic.family import KernelFamily
@@ -139,9 +139,9 @@ class Registry:
                     self._loading_thread = None
                     self._install()
             elif self._state == "loaded" and self._load_error is not None:
-                raise PluginError(
-                    f"loading plugins failed earlier: {self._load_error}"
-                ) from self._load_error
+                error = PluginError(f"loading plugins failed earlier: {self._load_error}")
+                error.failures = list(getattr(self._load_error, "failures", []))
+                raise error from self._load_error
 
     @property
     def loading_in_this_thread(self) -> bool:
@@ -216,16 +216,33 @@ class Registry:
             return record.family
         close = difflib.get_close_matches(str(name), list(records), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        plugins = sorted(
-            {rec.source() for rec in records.values() if rec.provider != IN_PROCESS}
-        )
-        sources = "; ".join(plugins) if plugins else "no plugins are installed"
         raise UnknownFamilyError(
-            f"unknown kernel family {name!r}.{hint} Known families: "
-            f"{', '.join(sorted(records)) or 'none'} (from {sources}). Install a plugin that "
-            "provides it (e.g. pip install acl-classic) or call "
-            "aclcore.register_family(family)."
-        )
+            f"unknown kernel family {name!r}.{hint} " + self._explain_sources(records))
+
+    def _explain_sources(self, records: Mapping[str, FamilyRecord]) -> str:
+        """What is true on this install: known families and their sources, plugins installed
+        but deselected by ACL_LOAD_PLUGINS (and close names for a misspelt selection), and
+        what to do."""
+        report = self.info.get("report")
+        plugins = report.plugins if isinstance(report, PluginReport) else []
+        loaded = sorted({rec.source() for rec in records.values() if rec.provider != IN_PROCESS})
+        text = f"Known families: {', '.join(sorted(records)) or 'none'}"
+        text += f" (from {'; '.join(loaded)})." if loaded else "."
+        disabled = [p for p in plugins if p.status == "disabled"]
+        if disabled:
+            text += (f" Installed but not loaded, because {ENV_LOAD}="
+                     f"{','.join(report.only or [])!r} does not select them: "  # type: ignore[union-attr]
+                     + ", ".join(provider_text(p.name, p.distribution, p.version)
+                                 for p in disabled) + ".")
+        names = sorted({n for p in plugins for n in (p.name, p.distribution) if n})
+        for wanted in (report.unmatched if isinstance(report, PluginReport) else []):
+            near = difflib.get_close_matches(wanted, names, n=2, cutoff=0.6)
+            text += (f" {ENV_LOAD} names {wanted!r}, which no installed plugin provides"
+                     + (f" (did you mean {', '.join(map(repr, near))}?)." if near else "."))
+        if not plugins:
+            text += (" No plugin is installed: the classic families come with aclcore's "
+                     "repository (pip install ./plugins/acl-classic).")
+        return text + " Your own families: aclcore.register_family(family)."
 
     # -- functions ------------------------------------------------------------------------
     def add_function(self, function: TorchFunction) -> None:

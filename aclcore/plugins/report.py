@@ -6,13 +6,16 @@ the loading machinery. Everything here is plain data with a ``to_json()``.
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import pluggy
+
 from aclcore.plugins.provenance import provider_text
 
-__all__ = ["AclPluginWarning", "PluginFailure", "PluginRecord", "PluginReport"]
+__all__ = ["AclPluginWarning", "PluginFailure", "PluginRecord", "PluginReport", "plugin_frame"]
 
 
 class AclPluginWarning(UserWarning):
@@ -34,6 +37,23 @@ STAGES = (
 )
 
 
+_OWN = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(
+    os.path.abspath(pluggy.__file__)), "<frozen ")
+
+
+def plugin_frame(error: BaseException) -> tuple[str, int] | None:
+    """The innermost frame of ``error``'s traceback in code that is not aclcore's, pluggy's or
+    the import machinery's: where the plugin's own code failed (a SyntaxError: its line)."""
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        return error.filename, error.lineno
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename and not frame.filename.startswith(_OWN) \
+                and "importlib" not in frame.filename:
+            found = (frame.filename, frame.lineno or 0)
+    return found
+
+
 @dataclass(frozen=True)
 class PluginFailure:
     """One failure of one plugin.
@@ -48,6 +68,9 @@ class PluginFailure:
         message: the exception's message.
         item: the family or function concerned, if any.
         traceback: the formatted traceback (empty when there was no exception).
+        filename, lineno: where in the plugin's own code it happened (the innermost frame of
+            the plugin's code in the traceback, or the plugin's ``register(...)`` call), if
+            known; warnings are attributed there.
     """
 
     plugin: str
@@ -58,6 +81,8 @@ class PluginFailure:
     message: str
     item: str | None = None
     traceback: str = field(default="", repr=False, compare=False)
+    filename: str | None = None
+    lineno: int | None = None
 
     @classmethod
     def from_exception(
@@ -66,8 +91,14 @@ class PluginFailure:
         stage: str,
         error: BaseException,
         item: str | None = None,
+        where: tuple[str, int] | None = None,
     ) -> PluginFailure:
-        """A failure of ``plugin`` at ``stage`` caused by ``error``."""
+        """A failure of ``plugin`` at ``stage`` caused by ``error``.
+
+        ``where`` is the plugin's own code location when the caller knows it (a
+        ``register(...)`` call); otherwise it is taken from ``error``'s traceback.
+        """
+        location = plugin_frame(error) or where
         return cls(
             plugin=plugin.name,
             distribution=plugin.distribution,
@@ -77,6 +108,8 @@ class PluginFailure:
             message=str(error),
             item=item,
             traceback="".join(traceback.format_exception(error)),
+            filename=location[0] if location else None,
+            lineno=location[1] if location else None,
         )
 
     def source(self) -> str:
@@ -94,7 +127,9 @@ class PluginFailure:
             "family": "registered a rejected family"
                       + (f" {self.item!r}" if self.item is not None else ""),
         }.get(self.stage, self.stage)
-        return f"{self.source()} {what}: {self.error_type}: {self.message}"
+        at = f" (at {self.filename}:{self.lineno})" if self.filename else ""
+        message = " ".join(self.message.split())  # one failure, one line
+        return f"{self.source()} {what}{at}: {self.error_type}: {message}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (all fields)."""
@@ -107,6 +142,8 @@ class PluginFailure:
             "message": self.message,
             "item": self.item,
             "traceback": self.traceback,
+            "filename": self.filename,
+            "lineno": self.lineno,
         }
 
 

@@ -145,7 +145,9 @@ def test_acl_register_families_rejects_a_non_family_and_keeps_the_rest(
         (failure,) = failures_of(reg)
         assert failure.stage == "family"
         assert "not an aclcore.KernelFamily" in failure.message
-        assert str(failure).startswith("plugin 'bad' registered a rejected family: PluginError")
+        text = str(failure)
+        assert text.startswith("plugin 'bad' registered a rejected family (at ") and \
+            "): PluginError: " in text
         assert set(reg.families()) == {"kept"}
         _, data = acl_plugins_json(capsys)
     assert data["plugins"][0]["status"] == "partial"
@@ -412,7 +414,9 @@ def test_acl_load_plugins_empty_loads_none(monkeypatch: pytest.MonkeyPatch) -> N
     assert selected_names() == []
     with loaded(ep("good", GOOD)) as reg:
         assert reg.families() == {}
-        with pytest.raises(UnknownFamilyError, match="no plugins are installed"):
+        # true on this install: the plugin is installed, only deselected
+        with pytest.raises(UnknownFamilyError, match=r"Installed but not loaded, because "
+                           r"ACL_LOAD_PLUGINS='' does not select them: plugin 'good'"):
             aclcore.get_family("alpha")
 
 
@@ -513,3 +517,68 @@ def test_import_aclcore_loads_no_plugin() -> None:
     assert state["entry_point_scans"] == 0
     assert state["loaded"] is False
     assert state["scans_after_lookup"] == 1  # the probe can see a scan when there is one
+
+
+def test_a_misspelt_selection_is_said_and_a_close_name_suggested(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACL_LOAD_PLUGINS", "clasic")
+    classic = plugin("classic", families=[family("gabor")])
+    with loaded(ep("classic", classic, dist="acl-classic", version="0.1.0")), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(UnknownFamilyError) as info:
+            aclcore.get_family("gabor")
+    message = str(info.value)
+    assert "Known families: none." in message and "no plugins are installed" not in message
+    assert "plugin 'classic' (acl-classic 0.1.0)" in message
+    assert "ACL_LOAD_PLUGINS names 'clasic', which no installed plugin provides (did you " \
+           "mean 'classic'" in message
+    assert "pip install" not in message  # acl-classic is installed: never suggest it
+    warning = next(w for w in caught if "clasic" in str(w.message))
+    assert warning.filename == "ACL_LOAD_PLUGINS" and "did you mean 'classic'" in str(
+        warning.message)
+
+
+def test_failures_are_attributed_to_the_plugins_own_code(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    source = tmp_path / "acl_sloppy.py"
+    source.write_text(
+        "from aclcore import KernelFamily, Param, hookimpl\n"
+        "\n"
+        "@hookimpl\n"
+        "def acl_register_families(register):\n"
+        "    register(KernelFamily('pole_demo', 's/x', ('x',), [Param('s', 1.0)]))\n"
+        "    raise RuntimeError('broken after registering')\n")
+    broken_import = tmp_path / "acl_broken_import.py"
+    broken_import.write_text("import json\n\nx = 1 / 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    sloppy = importlib.import_module("acl_sloppy")
+    entry = ep("broken", error=None)
+    entry.load = lambda: importlib.import_module("acl_broken_import")  # type: ignore[method-assign]
+    with loaded(ep("sloppy", sloppy), entry), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aclcore.families()
+    where = {(Path(w.filename).name, w.lineno) for w in caught}
+    assert ("acl_sloppy.py", 5) in where  # the register(...) call of the rejected family
+    assert ("acl_sloppy.py", 6) in where  # the raise in the hook
+    assert ("acl_broken_import.py", 3) in where  # where the import failed
+    messages = [str(w.message) for w in caught if "broken" in str(w.message)]
+    assert any(f"(at {broken_import}:3)" in m for m in messages)
+
+
+def test_strict_mode_lists_one_failure_per_line(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ACL_STRICT_PLUGINS", "1")
+    bad = plugin("bad", families=["not a family", family("ok")],
+                 raise_in="acl_register_families")
+    with loaded(ep("bad", bad)):
+        with pytest.raises(PluginError) as info:
+            aclcore.families()
+        assert len(info.value.failures) == 2
+        assert cli.main(["families"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "acl: error: 2 plugin failure(s):"
+    assert len(err) == 3 and all(line.startswith("  - plugin 'bad'") for line in err[1:])
