@@ -1,7 +1,7 @@
 """Train a tiny analytic CNN and write its formula card to ``docs/card/`` (checked in).
 
-Run ``python docs/make_card.py`` from the repository root (needs acl-classic, for the
-``gabor`` family, and matplotlib). It
+Run ``python docs/make_card.py [OUT_DIR]`` from the repository root (needs acl-classic, for
+the ``gabor`` family, and matplotlib; ``--help`` lists the options). It
 
 1. trains ``AnalyticConv2d(1, 6, 7, families={"gabor": 4, "free": 2})`` + ReLU + average
    pooling + a linear head for 60 Adam steps (about a second on a CPU) to tell the orientation
@@ -15,8 +15,8 @@ The test suite imports this module to train the same model for the CLI tests.
 
 from __future__ import annotations
 
+import argparse
 import math
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,5 +91,13 @@ def main(out: Path = OUT) -> Path:
     return card
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: the output directory (default ``docs/card``)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=OUT, metavar="OUT_DIR",
+                        help=f"directory for card.md and its PNGs (default {OUT})")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
+    main(parse_args().out)

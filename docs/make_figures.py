@@ -1,11 +1,12 @@
 """Draw the figures of ``docs/layer.md`` from the library's own grid code.
 
 Run ``python docs/make_figures.py`` after changing the grid convention; it rewrites
-``docs/img/grid_convention.png`` (checked in).
+``docs/img/grid_convention.png`` (checked in), or the file ``--out`` names.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -91,17 +92,20 @@ def _cells(ax: plt.Axes) -> None:
                  "'integrate' averages each 1-px cell (4x4 nodes)", fontsize=9)
 
 
-def main() -> None:
-    """Write the figure."""
+def main(out: Path = OUT) -> None:
+    """Write the figure to ``out``."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
     _taps(axes[0])
     _oriented(axes[1])
     _cells(axes[2])
     fig.tight_layout()
-    OUT.parent.mkdir(exist_ok=True)
-    fig.savefig(OUT, dpi=110)
-    print(f"wrote {OUT}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help=f"the PNG file to write (default {OUT})")
+    main(parser.parse_args().out)

@@ -18,8 +18,8 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
-import sys
 import time
 from pathlib import Path
 
@@ -83,4 +83,8 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/fitting/data"))
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/fitting/data"),
+                        metavar="OUT_DIR", help="directory for the .npy banks (default "
+                        "docs/fitting/data)")
+    main(parser.parse_args().out)
