@@ -412,9 +412,6 @@ class FunctionTable:
         merged.update(rows)
         return FunctionTable(merged, complete=complete)
 
-    def completed(self, complete: bool = True) -> FunctionTable:
-        """The same rows with another completeness flag."""
-        return self if self.complete == complete else FunctionTable(self.rows, complete=complete)
 
 
 def report_arguments(row: TorchFunction, node: sp.Basic, report: Callable[[str], None]) -> None:
