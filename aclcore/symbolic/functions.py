@@ -413,7 +413,6 @@ class FunctionTable:
         return FunctionTable(merged, complete=complete)
 
 
-
 def report_arguments(row: TorchFunction, node: sp.Basic, report: Callable[[str], None]) -> None:
     """Report the constant-argument violations of one application ``node`` of ``row``."""
     name = row.name
