@@ -4,6 +4,8 @@
 and the offending argument, and says what to change). :data:`CONFIG_FIELDS` is the one schema
 of the options a layer records: the layer state (``state_dict``'s extra state) and the JSON
 export both write :meth:`LayerConfig.options` and both readers check the fields it lists.
+:func:`check_path` validates the runtime option ``path``, which is deliberately not recorded
+(how a layer convolves does not change what it computes).
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from aclcore.nn.grid import as_int, normalize_size, quadrature_problem
 from aclcore.nn.mosaic import FamiliesSpec, MosaicBlock, resolve_mosaic
 from aclcore.symbolic.family import NORMALIZATIONS, KernelFamily, normalize_problem
 
-__all__ = ["CONFIG_FIELDS", "OPTIONAL_FIELDS", "LayerConfig", "check_factory"]
+__all__ = ["CONFIG_FIELDS", "OPTIONAL_FIELDS", "PATHS", "LayerConfig", "check_factory",
+           "check_path"]
+
+#: The values of the runtime option ``path`` (see :mod:`aclcore.nn.paths`).
+PATHS = ("auto", "direct", "separable", "fft")
 
 #: The recorded options of a layer, in order, with their kind: ``"count"`` (a positive int),
 #: ``"sizes"`` (one positive int per spatial dimension), ``"padding"`` (``"same"``,
@@ -257,3 +263,16 @@ def check_factory(cfg: LayerConfig, device: torch.device | str | None,
             "use a smaller kernel_size or fewer channels"
         )
 
+
+def check_path(path: object, layer: str) -> str:
+    """``path`` if it is one of :data:`PATHS`, else a :class:`ConfigError` naming the option.
+
+    Whether ``"separable"`` suits the layer's families is checked by the layer, which knows
+    them compiled.
+    """
+    if not isinstance(path, str) or path not in PATHS:
+        raise ConfigError(
+            f"{layer}: path={path!r} is unknown: use one of {', '.join(map(repr, PATHS))} "
+            "('auto' lets the cost model choose; see docs/layer.md, 'Convolution paths')"
+        )
+    return path

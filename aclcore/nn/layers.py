@@ -3,7 +3,9 @@
 ``AnalyticConv2d(in, out, k, ..., families={"gabor": 48, "free": 16})`` holds, per family,
 its AKPs as ``nn.Parameter`` (unconstrained raw tensors, one set per kernel), a learnable gain
 per kernel, and ordinary free kernels; every forward samples the kernel bank from the AKPs
-(inside the autograd graph) and runs ``F.conv{1,2,3}d``. See ``docs/layer.md``.
+(inside the autograd graph) and runs ``F.conv{1,2,3}d``, or, for large kernels, a
+separable or FFT path chosen by a cost model (:mod:`aclcore.nn.paths`). See
+``docs/layer.md``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ from typing import Any, ClassVar
 
 import sympy as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from aclcore.compile.factored import CompiledFactors, compile_factors
 from aclcore.errors import ConfigError, NonFiniteKernelError
 from aclcore.nn import functional
 from aclcore.nn.bankcache import BankCache
 from aclcore.nn.blocks import AnalyticBlock, Blocks
-from aclcore.nn.config import LayerConfig, check_factory
+from aclcore.nn.config import LayerConfig, check_factory, check_path
+from aclcore.nn.fftconv import fft_conv
 from aclcore.nn.introspect import AnalyticKernel, kernel_records
 from aclcore.nn.mosaic import FamiliesSpec, MosaicBlock
+from aclcore.nn.paths import BlockShape, ConvShape, Plan, choose_plan
+from aclcore.nn.rows import RowLayout
+from aclcore.nn.separable import SEPARABLE_NORMALIZATIONS, sample_factors, separable_conv
 from aclcore.nn.state import check_extra_state, layer_state, provenance
 
 __all__ = [
@@ -36,6 +44,7 @@ __all__ = [
 ]
 
 _CONV_CLS: dict[int, Callable[..., _ConvNd]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_CONV_FN: dict[int, Callable[..., torch.Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 #: A sampled kernel whose L2 norm is below this gets gain 1 at init (no blow-up).
 GAIN_INIT_FLOOR = 1e-6
 
@@ -65,6 +74,11 @@ class AnalyticConvNd(nn.Module):
             parameters than ``out * in / groups`` gains); needs ``gain=True``.
         check_finite: raise :class:`~aclcore.errors.NonFiniteKernelError` when an analytic
             kernel becomes NaN/inf (eager mode only).
+        path: how the layer convolves: ``"auto"`` (a cost model chooses per input shape),
+            ``"direct"`` (the whole bank, one ``F.conv``), ``"separable"`` (separable
+            families through their 1-D factors) or ``"fft"``; all give the same result up to
+            rounding. A runtime choice, not recorded in states or exports; settable later
+            (``layer.path = "fft"``). See :mod:`aclcore.nn.paths`.
 
     Raises:
         ConfigError: inconsistent sizes, counts, options or families of the wrong dimension.
@@ -96,6 +110,7 @@ class AnalyticConvNd(nn.Module):
         gain: bool = True,
         gain_rank: int | None = None,
         check_finite: bool = True,
+        path: str = "auto",
     ) -> None:
         super().__init__()
         name, nd = type(self).__name__, self._ndim
@@ -153,6 +168,8 @@ class AnalyticConvNd(nn.Module):
                 "bias=False); enable gain or bias"
             )
         self._cache = BankCache()
+        self._paths = _PathState()
+        self.path = path
         self.reset_parameters()
 
     # -- parameters -----------------------------------------------------------------------
@@ -272,8 +289,169 @@ class AnalyticConvNd(nn.Module):
         return self._bank()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """Cross-correlate ``input`` with the kernel bank, exactly like ``nn.ConvNd``."""
+        """Cross-correlate ``input`` with the kernel bank, like ``nn.ConvNd``.
+
+        The direct path is exactly ``nn.ConvNd``'s computation; the separable and FFT paths
+        (see :attr:`path`) give the same result up to floating-point rounding.
+        """
+        if self._path != "direct":
+            plan = self.plan(input)
+            if not plan.is_direct:
+                return self._forward_plan(input, plan)
         return self._conv_forward(input, self._bank(), self.bias)
+
+    # -- convolution paths ----------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The path option: ``"auto"``, ``"direct"``, ``"separable"`` or ``"fft"``."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        path = check_path(value, type(self).__name__)
+        if path == "separable":
+            if self._ndim < 2:
+                raise ConfigError(
+                    f"{type(self).__name__}: path='separable' convolves along each axis in "
+                    "turn; a 1-D layer has one axis (use 'auto', 'direct' or 'fft')")
+            factors = self._separable_factors()
+            refused = [(b.name, why) for b in self.analytic
+                       if (why := self._not_separable(b.family.name, factors)) is not None]
+            if refused or not self.analytic:
+                reasons = "; ".join(f"family {n!r} {why}" for n, why in refused) or (
+                    "the layer has no analytic family")
+                raise ConfigError(
+                    f"{type(self).__name__}: path='separable' needs every analytic family to "
+                    f"be separable: {reasons}. Use path='auto' (separable blocks take the "
+                    "separable path where it pays) or 'direct'")
+        elif path == "auto" and self._ndim >= 2:
+            self._separable_factors()
+        self._path = path
+        self._paths.plans.clear()
+
+    def _not_separable(self, name: str, factors: dict[str, CompiledFactors | None]
+                       ) -> str | None:
+        """Why block ``name`` cannot take the separable path (``None`` when it can)."""
+        if factors.get(name) is None:
+            return ("is not separable (its formula is not a product of 1-D factors for every "
+                    "AKP value)")
+        mode = self.normalize_modes[name]
+        if mode not in SEPARABLE_NORMALIZATIONS:
+            return f"has normalize={mode!r}, which does not factor over the axes"
+        return None
+
+    @torch.compiler.disable
+    def _separable_factors(self) -> dict[str, CompiledFactors | None]:
+        """The compiled 1-D factors of each analytic family (``None``: not separable)."""
+        found = self._paths.factors
+        if found is None:
+            found = {b.family.name: compile_factors(b.family) if self._ndim >= 2 else None
+                     for b in self.analytic}
+            self._paths.factors = found
+        return found
+
+    def _conv_shape(self, input: torch.Tensor) -> ConvShape:
+        nd = self._ndim
+        if input.dim() not in (nd + 1, nd + 2):
+            raise ConfigError(
+                f"{type(self).__name__}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D "
+                f"(batched) input, got shape {tuple(input.shape)}")
+        batch = input.shape[0] if input.dim() == nd + 2 else 1
+        pads = self._reversed_padding_repeated_twice
+        padded = tuple(int(input.shape[-nd + i]) + pads[2 * (nd - 1 - i)]
+                       + pads[2 * (nd - 1 - i) + 1] for i in range(nd))
+        return ConvShape(batch, self.in_channels, self.out_channels, self.groups,
+                         self.kernel_size, self.stride, self.dilation, padded)
+
+    def plan(self, input: torch.Tensor) -> Plan:
+        """The :class:`~aclcore.nn.paths.Plan` this layer uses for ``input``'s shape.
+
+        Chosen by :func:`~aclcore.nn.paths.choose_plan` from :attr:`path` and the shapes,
+        cached per input shape, dtype and device type (never part of the module's state).
+        """
+        like = self._like()
+        half = input.dtype in (torch.float16, torch.bfloat16) or like.dtype in (
+            torch.float16, torch.bfloat16) or torch.is_autocast_enabled(input.device.type)
+        key = (tuple(input.shape), input.dtype, input.device.type, half)
+        plan = self._paths.plans.get(key)
+        if plan is None:
+            factors = self._separable_factors() if self._ndim >= 2 else {}
+            blocks = [BlockShape(b.name, b.start, b.count,
+                                 not b.is_free and self._not_separable(b.name, factors) is None,
+                                 self.share_akps) for b in self.mosaic]
+            plan = choose_plan(self._path, self._conv_shape(input), blocks, half=half)
+            if len(self._paths.plans) >= 64:
+                self._paths.plans.clear()
+            self._paths.plans[key] = plan
+        return plan
+
+    def _rows_bank(self, blocks: list[MosaicBlock]) -> torch.Tensor:
+        """The bank rows of ``blocks`` (mosaic order), from the eval cache when it applies."""
+        if len(blocks) == len(self.mosaic):
+            return self._bank()
+        akps = list(self.akp_parameters())
+        free = self.free_weight
+        grad = torch.is_grad_enabled() and (
+            any(p.requires_grad for p in akps) or (free is not None and free.requires_grad))
+        if not grad and not torch.compiler.is_compiling():
+            bank = self._bank()
+            return torch.cat([bank[b.start:b.start + b.count] for b in blocks], dim=0)
+        parts = []
+        for b in blocks:
+            if b.is_free:
+                assert free is not None
+                parts.append(free)
+            else:
+                parts.append(self._block_kernels(self.analytic[b.name]))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
+
+    def _forward_plan(self, input: torch.Tensor, plan: Plan) -> torch.Tensor:
+        """The convolution by ``plan``'s paths (see :mod:`aclcore.nn.paths`)."""
+        nd = self._ndim
+        unbatched = input.dim() == nd + 1
+        x = input.unsqueeze(0) if unbatched else input
+        pads = self._reversed_padding_repeated_twice
+        if any(pads):
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = F.pad(x, pads, mode=mode)
+        opg, ipg = self.out_channels // self.groups, self.in_per_group
+        like = self._like()
+        parts: dict[str, torch.Tensor] = {}
+        for name in plan.separable:
+            block = self.analytic[name]
+            mosaic = next(b for b in self.mosaic if b.name == name)
+            per_axis, scale = sample_factors(
+                self._separable_factors()[name] or _missing(name), block.values(),
+                self.kernel_size, self.dilation, discretization=self.discretization,
+                quadrature=self.quadrature, normalize=self.normalize_modes[name],
+                check_finite=self.check_finite and like.device.type != "meta",
+                dtype=like.dtype, device=like.device)
+            gains = block.gains()
+            amplitude = scale if gains is None else scale * gains
+            amplitude = amplitude.expand(block.count, ipg)
+            layout = RowLayout.build(range(mosaic.start, mosaic.start + mosaic.count), opg, ipg)
+            parts[name] = separable_conv(x, per_axis, amplitude, layout, self.stride,
+                                         self.dilation)
+        if plan.bank is not None:
+            rest = [b for b in self.mosaic if b.name not in plan.separable]
+            weight = self._rows_bank(rest)
+            layout = RowLayout.build([r for b in rest for r in range(b.start, b.start + b.count)],
+                                     opg, ipg)
+            inputs, spread = layout.inputs(x), layout.spread(weight)
+            if plan.bank == "fft":
+                y = fft_conv(inputs, spread, None, self.stride, 0, self.dilation,
+                             len(layout.groups), blocks=plan.fft_blocks)
+            else:
+                y = _CONV_FN[nd](inputs, spread, None, self.stride, 0, self.dilation,
+                                 len(layout.groups))
+            y = layout.gather(y)
+            for b, piece in zip(rest, y.split([b.count for b in rest], dim=1), strict=True):
+                parts[b.name] = piece
+        pieces = [parts[b.name] for b in self.mosaic]
+        out = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
+        if self.bias is not None:
+            out = out + self.bias.to(out.dtype).reshape(-1, *([1] * nd))
+        return out.squeeze(0) if unbatched else out
 
     def _conv_forward(
         self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
@@ -287,6 +465,7 @@ class AnalyticConvNd(nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         self._cache.clear()
+        self._paths.plans.clear()
         return super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
@@ -380,7 +559,36 @@ class AnalyticConvNd(nn.Module):
             s += f", normalize={self.normalize_modes!r}"
         if not self.check_finite:
             s += ", check_finite=False"
+        if self._path != "auto":
+            s += f", path={self._path!r}"
         return s
+
+
+def _missing(name: str) -> CompiledFactors:
+    raise ConfigError(f"family {name!r} has no separable factors")  # unreachable: planned
+
+
+class _PathState:
+    """Per-layer memo of the separable factors and the plans (never part of the state).
+
+    A plain attribute like the bank cache: copies and pickles start empty (the factors hold
+    generated functions, which do not pickle; they are found again on first use).
+    """
+
+    __slots__ = ("factors", "plans")
+
+    def __init__(self) -> None:
+        self.factors: dict[str, CompiledFactors | None] | None = None
+        self.plans: dict[tuple[Any, ...], Plan] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _PathState:
+        return _PathState()
 
 
 class AnalyticConv1d(AnalyticConvNd):
