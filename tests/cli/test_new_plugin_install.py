@@ -2,13 +2,15 @@
 generated plugin pip-installed next to it, its own tests run unchanged, ``acl plugins`` ok.
 
 The single slow test of the scaffold (a fresh virtual environment installs torch from the
-local wheel: 20-60 s). The fresh installation also proves that the template ships as package
-data (``[tool.setuptools.package-data]``), since nothing is read from this checkout.
+local wheel: 20-60 s). aclcore is built from a copy of this checkout's sources (so the build
+writes nothing here) and installed non-editable, which also proves that the template ships
+as package data (``[tool.setuptools.package-data]``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +38,12 @@ def test_a_generated_plugin_installs_passes_its_tests_and_loads(tmp_path: Path) 
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
            "-c", str(ROOT / "constraints.txt")]
-    _run([*pip, str(ROOT)], tmp_path, env)
+    source = tmp_path / "aclcore-src"
+    shutil.copytree(ROOT / "aclcore", source / "aclcore",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    _run([*pip, str(source)], tmp_path, env)
     plugin = tmp_path / "acl-zqring"
     out = _run([str(bin_dir / "acl"), "new-plugin", "acl-zqring", "--dir", str(plugin)],
                tmp_path, env)
