@@ -38,7 +38,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print_json(report.to_json())
         return 1 if report.failures else 0
     if not report.plugins:
-        print("no plugins installed (pip install acl-classic for the classic families)")
+        print("no plugins installed (the classic families come with the aclcore repository: "
+              "pip install ./plugins/acl-classic)")
     for rec in report.plugins:
         dist = f"{rec.distribution} {rec.version or '?'}" if rec.distribution else rec.source
         print(f"{rec.name}  [{rec.status}]  {dist}")

@@ -18,7 +18,8 @@ rows) and ``<stem>_front.png`` (bank error against compression). The report hold
 Pictures follow the grid convention (row 0 at the top, ``x`` to the right); a 3-channel
 kernel is shown as an RGB image (channels in the bank's order, 0 mid-grey, each kernel
 scaled by its target's largest magnitude), other kernels channel by channel on a diverging
-colour map. matplotlib is needed (``pip install 'aclcore[viz]'``).
+colour map. matplotlib is needed (``pip install matplotlib``; from a checkout of the aclcore
+repository, ``pip install -c constraints.txt './[viz]'``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _figure() -> Any:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise AclError("the fit report draws PNG panels with matplotlib: "
-                       "pip install 'aclcore[viz]'") from err
+                       "pip install matplotlib (from a checkout of the aclcore repository: "
+                       "pip install -c constraints.txt './[viz]')") from err
     return Figure
 
 
