@@ -6,6 +6,25 @@ translation table. Piecewise branches (and removable-singularity branches) are e
 *scopes*: every tensor a branch reads from outside is first passed through ``_guard(mask, t)``,
 so that where the branch is not selected its backward pass cannot carry ``0 * inf = NaN`` back
 into the parameters. Unsupported nodes are collected, not raised one by one.
+
+The cost of a kernel bank is the number of passes over tensors of the full bank shape (every
+sub-expression that mixes coordinates and parameters), so the emitter keeps them few:
+
+* sub-expressions of the coordinates only go to a separate *grid block* (``grid_lines``), which
+  the generated function runs only when it is not handed its values
+  (:mod:`aclcore.compile.gridcache` keeps them per tap grid);
+* a mixed sum of products of parameter-only and coordinate-only factors is a *linear form*
+  (:mod:`aclcore.compile.linear`), evaluated as one matrix product over the stacked features
+  (:mod:`aclcore.compile.gridops`), with the coefficients computed on parameter-sized tensors;
+* a parameter factor of a mixed term is folded into a linear form or an ``addcmul``;
+* ``cos(linear form)`` is ``sin(linear form + pi/2)`` (the ``pi/2`` joins the constant
+  coefficient): torch differentiates ``sin`` in two passes, ``cos`` in three.
+
+These rewrites round differently from the formula as written (within a few ulps of the
+largest term), so they are used only where that cannot matter: for values, and for the
+arguments of smooth functions defined everywhere (``exp``, ``sin``, ``cos``, ...). Arguments
+of roots, logarithms, divisions, comparisons and the other functions are computed as written,
+so an exact zero stays exactly zero where the formula needs it.
 """
 
 from __future__ import annotations
@@ -17,8 +36,9 @@ from typing import Any
 import sympy as sp
 import torch
 
-from aclcore.compile import safe
+from aclcore.compile import gridops, safe
 from aclcore.compile.constants import constant_value
+from aclcore.compile.linear import LinearForm, split_linear
 from aclcore.symbolic.functions import FunctionTable
 
 __all__ = ["Emitter", "Scope"]
@@ -26,6 +46,12 @@ __all__ = ["Emitter", "Scope"]
 #: Integer powers up to this exponent are emitted as such; larger ones go through floats.
 _MAX_INT_EXPONENT = 2**62
 
+
+#: Built-in functions whose arguments may be computed with the rewrites (smooth, defined on the
+#: whole real line, so a rounding difference in the argument is a rounding difference in the
+#: value). Any other function, root, division or comparison gets its operands as written.
+_TOLERANT_FUNCTIONS = frozenset({"exp", "sin", "cos", "sinh", "cosh", "tanh", "atan", "erf",
+                                 "erfc", "sinc", "besselj"})
 
 _RELATIONAL_OPS = {
     sp.StrictLessThan: "<",
@@ -42,20 +68,34 @@ class Scope:
     """A region of generated code whose values are only used where ``mask`` holds."""
 
     mask: str | None
-    memo: dict[sp.Basic, str] = field(default_factory=dict)
+    memo: dict[Any, str] = field(default_factory=dict)
 
 
 class Emitter:
-    """Accumulates generated statements for one kernel function."""
+    """Accumulates generated statements for one kernel function.
+
+    ``grid_lines`` compute the sub-expressions of the coordinates alone (the grid block,
+    anchored on ``_zg``, the coordinates' dtype) and assign ``grid_vars``; ``lines`` the rest
+    (anchored on ``_z``).
+    """
 
     def __init__(self, symbol_vars: dict[sp.Symbol, str], coords: set[sp.Symbol],
                  table: FunctionTable) -> None:
         self.coords = coords
         self.table = table
         self.lines: list[str] = []
-        self.namespace: dict[str, Any] = {"torch": torch, "_guard": safe.safe_guard}
+        self.grid_lines: list[str] = []
+        self.grid_vars: list[str] = []
+        self.namespace: dict[str, Any] = {
+            "torch": torch, "_guard": safe.safe_guard,
+            "linear_features": gridops.linear_features, "linear_form": gridops.linear_form,
+        }
         self.unsupported: list[str] = []
         self._counter = 0
+        self._in_grid = False
+        self._tolerant = True
+        self._splits: dict[sp.Basic, LinearForm | None] = {}
+        self._stacks: dict[tuple[sp.Basic, ...], str] = {}
         self.scopes: list[Scope] = [Scope(mask=None)]
         for sym, var in symbol_vars.items():
             self.scopes[0].memo[sym] = var
@@ -66,9 +106,13 @@ class Emitter:
         return f"{prefix}{self._counter}"
 
     def assign(self, code: str, prefix: str = "_t") -> str:
-        """Emit ``var = code`` and return ``var``."""
+        """Emit ``var = code`` (into the grid block while lowering one) and return ``var``."""
         var = self._new(prefix)
-        self.lines.append(f"{var} = {code}")
+        if self._in_grid:
+            self.grid_lines.append(f"{var} = {code}")
+            self.grid_vars.append(var)
+        else:
+            self.lines.append(f"{var} = {code}")
         return var
 
     def _fail(self, message: str) -> str:
@@ -87,9 +131,29 @@ class Emitter:
         """Leave the current branch scope."""
         self.scopes.pop()
 
+    @property
+    def anchor(self) -> str:
+        """The 0-d tensor that literals are added to: ``_zg`` in the grid block, else ``_z``."""
+        return "_zg" if self._in_grid else "_z"
+
     def tensor(self, code: str) -> str:
         """``code`` as a tensor expression (Python literals become 0-d tensors)."""
-        return code if _is_var(code) else f"(_z + {code})"
+        return code if _is_var(code) else f"({self.anchor} + {code})"
+
+    def emit_exact(self, expr: sp.Basic) -> str:
+        """:meth:`emit` with ``expr`` computed as written (no rewrites that round differently)."""
+        saved, self._tolerant = self._tolerant, False
+        try:
+            return self.emit(expr)
+        finally:
+            self._tolerant = saved
+
+    def _emit_tolerant(self, expr: sp.Basic) -> str:
+        saved, self._tolerant = self._tolerant, True
+        try:
+            return self.emit(expr)
+        finally:
+            self._tolerant = saved
 
     # -- the walk ---------------------------------------------------------------------------
     def emit(self, expr: sp.Basic) -> str:
@@ -98,20 +162,36 @@ class Emitter:
             return "True" if bool(expr) else "False"
         if isinstance(expr, sp.Expr) and not expr.free_symbols:
             return self._number(expr)
+        kind = self._kind(expr)
+        # a mixed sub-expression computed with the rewrites is only valid where they are
+        # allowed: it is remembered under its own key
+        key: Any = (expr, "tolerant") if kind == 3 and self._tolerant else expr
+        keys = (key, expr) if key is not expr else (expr,)
         current = self.scopes[-1]
-        if expr in current.memo:
-            return current.memo[expr]
+        for k in keys:
+            if k in current.memo:
+                return current.memo[k]
         for scope in reversed(self.scopes[:-1]):
-            if expr in scope.memo:
-                var = scope.memo[expr]
-                if current.mask is not None and scope.mask != current.mask:
-                    var = self.assign(f"_guard({current.mask}, {var})", "_g")
-                current.memo[expr] = var
-                return var
+            for k in keys:
+                if k in scope.memo:
+                    var = scope.memo[k]
+                    if current.mask is not None and scope.mask != current.mask:
+                        var = self.assign(f"_guard({current.mask}, {var})", "_g")
+                    current.memo[k] = var
+                    return var
         if isinstance(expr, sp.Symbol):
             return self._fail(f"symbol {expr} is not an input")
-        var = self.assign(self._lower(expr))
-        current.memo[expr] = var
+        if kind == 2 and current.mask is None and not self._in_grid:
+            self._in_grid = True  # hoisted: computed once per tap grid
+            try:
+                var = self.assign(self._lower(expr))
+            finally:
+                self._in_grid = False
+        elif kind == 3 and self._tolerant and (form := self._split(expr)) is not None:
+            var = self._linear(form)
+        else:
+            var = self.assign(self._lower(expr))
+        current.memo[key] = var
         return var
 
     def _number(self, expr: sp.Basic) -> str:
@@ -133,13 +213,13 @@ class Emitter:
             op = _RELATIONAL_OPS.get(type(expr))
             if op is None:
                 return self._fail(f"relation {expr}")
-            return f"({self.emit(expr.lhs)} {op} {self.emit(expr.rhs)})"
+            return f"({self.emit_exact(expr.lhs)} {op} {self.emit_exact(expr.rhs)})"
         if isinstance(expr, sp.And):
-            return " & ".join(f"({self.emit(a)})" for a in expr.args)
+            return " & ".join(f"({self.emit_exact(a)})" for a in expr.args)
         if isinstance(expr, sp.Or):
-            return " | ".join(f"({self.emit(a)})" for a in expr.args)
+            return " | ".join(f"({self.emit_exact(a)})" for a in expr.args)
         if isinstance(expr, sp.Not):
-            return f"~({self.emit(expr.args[0])})"
+            return f"~({self.emit_exact(expr.args[0])})"
         if isinstance(expr, sp.logic.boolalg.BooleanFunction):
             return self._boolean(expr)
         if isinstance(expr, sp.Function):
@@ -147,7 +227,7 @@ class Emitter:
         return self._fail(f"{type(expr).__name__} object {expr}")
 
     def _boolean(self, expr: sp.Basic) -> str:
-        args = [f"({self.emit(a)})" for a in expr.args]
+        args = [f"({self.emit_exact(a)})" for a in expr.args]
         logic = sp.logic.boolalg
         if isinstance(expr, logic.ITE):
             c, t, f = args
@@ -176,12 +256,51 @@ class Emitter:
         has_p = bool(syms - self.coords)
         return (1 if has_p else 0) + (2 if has_c else 0)
 
+    # -- linear forms -----------------------------------------------------------------------
+    def _split(self, expr: sp.Basic) -> LinearForm | None:
+        """``expr`` as a linear form in grid features (memoised), or None."""
+        if expr not in self._splits:
+            form = None
+            if isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
+                form = split_linear(expr, lambda e: self._kind(e) <= 1,
+                                    lambda e: self._kind(e) == 2)
+            self._splits[expr] = form
+        return self._splits[expr]
+
+    def _linear_part(self, expr: sp.Basic) -> bool:
+        """Whether ``expr`` can join a linear form (not mixed, or a linear form itself)."""
+        return self._kind(expr) != 3 or self._split(expr) is not None
+
+    def _linear(self, form: LinearForm) -> str:
+        """Emit ``sum(c * m)`` as one matrix product (also for one term: an outer product,
+        whose backward pass is one matrix-vector product instead of a product and a sum)."""
+        items = sorted(form.items(), key=lambda item: sp.default_sort_key(item[0]))
+        features = tuple(m for m, _ in items)
+        feats = [None if m == 1 else self.emit(m) for m in features]
+        listed = ", ".join("None" if f is None else f for f in feats)
+        stacked = self._stacks.get(features) if self.scopes[-1].mask is None else None
+        if stacked is None:
+            code = f"linear_features({listed})"
+            if self.scopes[-1].mask is None:
+                self._in_grid = True
+                try:
+                    stacked = self.assign(code, "_s")
+                finally:
+                    self._in_grid = False
+                self._stacks[features] = stacked
+            else:
+                stacked = self.assign(code, "_s")
+        coeffs = ", ".join(self.tensor(self.emit(c)) for _, c in items)
+        return self.assign(f"linear_form(({coeffs},), ({listed},), {stacked})")
+
+    # -- arithmetic -------------------------------------------------------------------------
     def _product(self, factors: list[sp.Basic], coeff: str | None) -> str:
         num: list[str] = [coeff] if coeff is not None else []
         den: list[str] = []
         for f in factors:
             if isinstance(f, sp.Pow) and f.exp.is_Integer and f.exp < 0:
-                den.append(self.emit(f.base) if f.exp == -1 else self.emit(f.base ** -f.exp))
+                base = f.base if f.exp == -1 else f.base ** -f.exp
+                den.append(self.emit_exact(base))
             else:
                 num.append(self.emit(f))
         code = " * ".join(num) if num else "1.0"
@@ -191,6 +310,14 @@ class Emitter:
 
     def _mul(self, expr: sp.Mul) -> str:
         coeff, factors = expr.as_coeff_mul()
+        if self._tolerant and self._kind(expr) == 3:
+            # parameter and grid factors (and linear forms) multiply into one linear form;
+            # only the other mixed factors cost a pass each
+            linear = [f for f in factors if self._linear_part(f)]
+            rest = [f for f in factors if not self._linear_part(f)]
+            if rest and linear:
+                scale = sp.Mul(coeff, *linear)
+                return self._product(rest, self.emit(scale))
         groups: dict[int, list[sp.Basic]] = {}
         for f in factors:
             groups.setdefault(self._kind(f), []).append(f)
@@ -205,14 +332,45 @@ class Emitter:
         return " * ".join(parts)
 
     def _add(self, expr: sp.Add) -> str:
+        if self._tolerant and self._kind(expr) == 3:
+            return self._mixed_add(expr)
         groups: dict[int, list[str]] = {}
         for term in expr.args:
             groups.setdefault(self._kind(term), []).append(self.emit(term))
         parts = [" + ".join(groups[k]) for k in sorted(groups)]
         return parts[0] if len(parts) == 1 else " + ".join(f"({p})" for p in parts)
 
+    def _mixed_add(self, expr: sp.Add) -> str:
+        """A mixed sum: its linear part as one form, each other term added with its scale
+        folded in (``torch.addcmul``: one pass instead of a product and a sum)."""
+        linear = [t for t in expr.args if self._linear_part(t)]
+        acc = self.emit(sp.Add(*linear)) if linear else None
+        pending: str | None = None  # the last operation, returned rather than assigned
+        for term in (t for t in expr.args if not self._linear_part(t)):
+            if pending is not None:
+                acc = self.assign(pending)
+            if acc is None:
+                acc = self.emit(term)
+                continue
+            coeff, factors = term.as_coeff_mul()
+            scale = sp.Mul(coeff, *(f for f in factors if self._linear_part(f)))
+            rest = sp.Mul(*(f for f in factors if not self._linear_part(f)))
+            if scale == 1:
+                pending = f"{self.tensor(acc)} + {self.emit(term)}"
+                continue
+            s, r = self.emit(scale), self.emit(rest)
+            if _is_var(s):
+                pending = f"torch.addcmul({self.tensor(acc)}, {s}, {r})"
+            else:
+                pending = f"torch.add({self.tensor(acc)}, {r}, alpha={s})"
+        assert pending is not None  # a mixed sum that is no linear form has such a term
+        return pending
+
     def _pow(self, base: sp.Basic, exp: sp.Basic) -> str:
-        b = self.emit(base)
+        if exp.is_Integer and 0 < exp <= _MAX_INT_EXPONENT:
+            b = self.emit(base)  # a square is as good as its base, rounded or not
+        else:
+            b = self.emit_exact(base)
         if exp.is_Integer and abs(exp) <= _MAX_INT_EXPONENT:
             n = int(exp)
             if n == 2:
@@ -230,7 +388,7 @@ class Emitter:
             return f"torch.sqrt({self.tensor(b)})"
         if exp == sp.Rational(-1, 2):
             return f"torch.rsqrt({self.tensor(b)})"
-        e = self.emit(exp)
+        e = self.emit_exact(exp)
         if not _is_var(b) and not _is_var(e):
             return self._fail(f"constant power {base}**{exp}")
         if mixed:
@@ -240,7 +398,7 @@ class Emitter:
 
     def _minmax(self, expr: sp.Basic) -> str:
         is_max = isinstance(expr, sp.Max)
-        tensors = [a for a in (self.emit(x) for x in expr.args) if _is_var(a)]
+        tensors = [a for a in (self.emit_exact(x) for x in expr.args) if _is_var(a)]
         consts = [self.emit(x) for x in expr.args if not x.free_symbols]
         acc = tensors[0]
         pair = "torch.maximum" if is_max else "torch.minimum"
@@ -255,6 +413,14 @@ class Emitter:
         name = getattr(expr.func, "__name__", str(expr.func))
         if row is None:
             return self._fail(f"function {name!r} in {expr}")
+        builtin = not self.table.is_plugin_row(row)
+        tolerant = builtin and row.name in _TOLERANT_FUNCTIONS
+        if builtin and row.name == "cos" and self._tolerant and self._kind(expr) == 3:
+            (arg,) = expr.args
+            sin = self.table.lookup(sp.sin)
+            if sin is not None and self._split(arg) is not None:
+                # cos(a) = sin(a + pi/2); the pi/2 joins the form's constant coefficient
+                return self._call(sin, [self.tensor(self._emit_tolerant(arg + sp.pi / 2))])
         args: list[str] = []
         for pos, arg in enumerate(expr.args):
             if pos in row.constant_args:
@@ -263,10 +429,14 @@ class Emitter:
                 )
                 args.append(value)
             else:
-                code = self.tensor(self.emit(arg))
+                code = self.tensor(self._emit_tolerant(arg) if tolerant
+                                   else self.emit_exact(arg))
                 # a plugin function gets a copy: were it to write into its argument, it must
                 # not change the tap grid or another sub-expression (built-ins never write)
-                args.append(f"{code}.clone()" if self.table.is_plugin_row(row) else code)
+                args.append(f"{code}.clone()" if not builtin else code)
+        return self._call(row, args)
+
+    def _call(self, row: Any, args: list[str]) -> str:
         fn = row.torch_name or f"_f_{row.name}"
         if fn.startswith("_f_"):
             self.namespace[fn] = row.implementation
@@ -276,7 +446,7 @@ class Emitter:
         pieces: list[tuple[sp.Basic, str]] = []
         rest: str | None = None
         for value, cond in expr.args:
-            c = self.emit(cond)
+            c = self.emit_exact(cond)
             if c == "False":
                 continue
             if c == "True":
@@ -294,11 +464,12 @@ class Emitter:
 
     def select(self, pieces: Sequence[tuple[str, str]]) -> str:
         """Nested ``torch.where`` over (condition, value) pairs; none true gives NaN."""
+        nan = f"({self.anchor} + float('nan'))"
         if not pieces:
-            return "(_z + float('nan'))"
+            return nan
         cond, acc = pieces[-1]
         if cond != "True":
-            acc = f"torch.where({cond}, {acc}, _z + float('nan'))"
+            acc = f"torch.where({cond}, {acc}, {nan})"
         for cond, value in reversed(pieces[:-1]):
             acc = f"torch.where({cond}, {value}, {acc})"
         return acc

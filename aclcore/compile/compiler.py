@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,8 @@ import sympy as sp
 import torch
 
 from aclcore.compile.codegen import Emitter
+from aclcore.compile.gridcache import GridCache
+from aclcore.compile.gridops import broadcast_shape as broadcast_shape
 from aclcore.compile.singular import clear_resolved, resolve_singularities
 from aclcore.errors import CompileError, ConfigError, NonFiniteKernelError
 from aclcore.symbolic.family import KernelFamily
@@ -54,6 +57,7 @@ class _Core:
     singular_sets: tuple[tuple[str, ...], ...]
     limits: tuple[sp.Expr, ...]
     explicit: sp.Expr
+    grid_cache: GridCache | None
 
 
 _cache: OrderedDict[Any, _Core] = OrderedDict()
@@ -113,14 +117,29 @@ def _generate(
             "acl_register_functions hook.",
             em.unsupported,
         )
+    tail = [f"_out = {result}",
+            *[f"_out = _out + 0.0 * {v}.sum()  # zero-gradient link" for v in zero_links]]
+    read = set(re.findall(r"\b_\w+\b", "\n".join([*em.lines, *tail])))
+    grid_vars = [v for v in em.grid_vars if v in read]
+    grid_block: list[str] = []
+    if grid_vars:  # coordinate-only values: computed here unless handed over (GridCache)
+        grid_block = [
+            "if _grid is None:",
+            "    _zg = _anchor(_coords, {})",
+            *[f"    {line}" for line in em.grid_lines],
+            f"    _grid = ({', '.join(grid_vars)},)",
+            "    if _params is None:",
+            "        return _grid",
+            f"{', '.join(grid_vars)}, = _grid",
+        ]
     body = [
-        f"def kernel_{_ident(label)}(_coords, _params):",
+        f"def kernel_{_ident(label)}(_coords, _params, _grid=None):",
         *([f"    {', '.join(symbol_vars[c] for c in coords)}, = _coords"] if coords else []),
+        *[f"    {line}" for line in grid_block],
         *[f"    {symbol_vars[p]} = _params[{str(p.name)!r}]" for p in params],
         "    _z = _anchor(_coords, _params)",
         *[f"    {line}" for line in em.lines],
-        f"    _out = {result}",
-        *[f"    _out = _out + 0.0 * {v}.sum()  # zero-gradient link" for v in zero_links],
+        *[f"    {line}" for line in tail],
         "    return _finish(_out, _coords, _params)",
     ]
     source = "\n".join(body) + "\n"
@@ -132,7 +151,8 @@ def _generate(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     fn = namespace[f"kernel_{_ident(label)}"]
     subsets = tuple(tuple(str(c.name) for c in s) for s, _ in special)
-    return _Core(fn, source, filename, subsets, tuple(limit for _, limit in special), explicit)
+    return _Core(fn, source, filename, subsets, tuple(limit for _, limit in special), explicit,
+                 GridCache(fn) if grid_vars else None)
 
 
 def _ident(label: str) -> str:
@@ -145,26 +165,6 @@ def _anchor(coords: Sequence[torch.Tensor], params: Mapping[str, torch.Tensor]) 
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
     return torch.zeros((), dtype=dtype, device=tensors[0].device)
-
-
-def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...] | None:
-    """The broadcast of ``shapes``, or None where they do not broadcast.
-
-    Plain Python: ``torch.broadcast_shapes`` costs ~30 us per call, on every kernel sampling.
-    """
-    ndim = 0
-    for shape in shapes:  # plain loops: torch.compile traces this function too
-        ndim = max(ndim, len(shape))
-    out = [1] * ndim
-    for shape in shapes:
-        offset = ndim - len(shape)
-        for i, size in enumerate(shape):
-            if size != 1:
-                if out[offset + i] == 1:
-                    out[offset + i] = size
-                elif out[offset + i] != size:
-                    return None
-    return tuple(out)
 
 
 def _finish(
@@ -257,7 +257,9 @@ class CompiledFamily:
         hands over after its own checks, so nothing is checked twice per sampling)."""
         fam = self.family
         cs, ps = coords, params
-        out: torch.Tensor = self.function(cs, ps)
+        cache = self._core.grid_cache
+        grid = cache.lookup(cs) if cache is not None else None
+        out: torch.Tensor = self.function(cs, ps, grid)
         if check_finite and not torch.compiler.is_compiling():
             try:
                 # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum

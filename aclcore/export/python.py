@@ -3,6 +3,7 @@
 Private helper of :mod:`aclcore.export`. The module holds, per family, the compiler's own
 generated kernel function (:attr:`aclcore.compile.CompiledFamily.source`) with the helpers it
 calls inlined from aclcore's source (``_anchor``, ``broadcast_shape``, ``_finish``, ``_guard``,
+the linear forms' ``linear_features`` and ``linear_form``,
 the special functions of the function table), the grid and quadrature of :mod:`aclcore.nn.grid`,
 the normalisations of :mod:`aclcore.nn.functional`, and each layer's learned values as literals:
 the *constrained* AKPs exactly as the formulas see them (so no constraint code is needed), the
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-from aclcore.compile import compiler, safe
+from aclcore.compile import compiler, gridops, safe
 from aclcore.compile.compiler import compile_family
 from aclcore.errors import ExportError
 from aclcore.export.collect import analytic_layers
@@ -272,8 +273,9 @@ def to_python(obj: object) -> str:
     """Source of a standalone module regenerating the kernel banks (see ``aclcore.export``)."""
     root, layers = analytic_layers(obj)
     w = _Writer()
-    for alias, fn in (("_anchor", compiler._anchor), ("broadcast_shape", compiler.broadcast_shape),
-                      ("_finish", compiler._finish)):
+    for alias, fn in (("_anchor", compiler._anchor), ("broadcast_shape", gridops.broadcast_shape),
+                      ("_finish", compiler._finish), ("linear_features", gridops.linear_features),
+                      ("linear_form", gridops.linear_form)):
         w.helpers.append(_source(fn))
         w.defined.add(alias)
     w.helpers.append(_source(safe.safe_guard) + "\n_guard = safe_guard")

@@ -1,0 +1,106 @@
+"""Runtime of the generated kernel code's linear forms (see :mod:`aclcore.compile.linear`).
+
+A linear form ``sum_i c_i * m_i`` has coefficients ``c_i`` of the parameters only (shaped
+like the kernel bank's leading dimensions, with size 1 along the kernel axes) and features
+``m_i`` of the coordinates only (shaped like the tap grid). :func:`linear_features` stacks
+the features once per tap grid (the generated code computes it with the other grid-only
+values, which :mod:`aclcore.compile.gridcache` keeps); :func:`linear_form` then evaluates the
+whole form as one matrix product ``(bank, T) @ (T, taps)``: one pass over the bank instead
+of a multiply and an add per term, and a backward pass that is one more matrix product.
+Inputs that do not have that layout (parameters that vary along the kernel axes, scalar
+coordinates) get the plain sum of products, with the same value.
+
+The exported Python module (:mod:`aclcore.export.python`) inlines these functions, so they
+use torch and the builtins only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["broadcast_shape", "linear_features", "linear_form"]
+
+
+def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...] | None:
+    """The broadcast of ``shapes``, or None where they do not broadcast.
+
+    Plain Python: ``torch.broadcast_shapes`` costs ~30 us per call, on every kernel sampling.
+    """
+    ndim = 0
+    for shape in shapes:  # plain loops: torch.compile traces this function too
+        ndim = max(ndim, len(shape))
+    out = [1] * ndim
+    for shape in shapes:
+        offset = ndim - len(shape)
+        for i, size in enumerate(shape):
+            if size != 1:
+                if out[offset + i] == 1:
+                    out[offset + i] = size
+                elif out[offset + i] != size:
+                    return None
+    return tuple(out)
+
+
+def linear_features(
+    *features: torch.Tensor | None,
+) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Stack grid features (``None``: the constant 1) into a ``(T, taps)`` matrix.
+
+    Returns the matrix and the broadcast shape of the features (the grid shape the form
+    varies over), which :func:`linear_form` restores.
+    """
+    tensors = [f for f in features if f is not None]
+    shape = broadcast_shape(*(t.shape for t in tensors))
+    if shape is None:  # torch's error names the shapes
+        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))  # type: ignore[no-untyped-call]
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    device = tensors[0].device
+    rows = [
+        torch.ones(shape, dtype=dtype, device=device) if f is None else f.to(dtype).expand(shape)
+        for f in features
+    ]
+    return torch.stack(rows).reshape(len(rows), -1), shape
+
+
+def linear_form(
+    coefficients: Sequence[torch.Tensor],
+    features: Sequence[torch.Tensor | None],
+    stacked: tuple[torch.Tensor, tuple[int, ...]],
+) -> torch.Tensor:
+    """``sum(c * m for c, m in zip(coefficients, features))`` (``m`` None: the constant 1).
+
+    ``stacked`` is :func:`linear_features` of ``features``. When every coefficient has size
+    1 along the grid's dimensions the sum is one matrix product; otherwise the terms are
+    multiplied and added one by one.
+    """
+    matrix, shape = stacked
+    nf = len(shape)
+    lead_shapes: list[tuple[int, ...]] = []
+    for c in coefficients:
+        kept = max(c.dim() - nf, 0)
+        if any(size != 1 for size in c.shape[kept:]):
+            lead_shapes = []
+            break
+        lead_shapes.append(tuple(c.shape[:kept]))
+    if lead_shapes and matrix.shape[1] > 1:  # more than one tap: one matrix product
+        lead = broadcast_shape(*lead_shapes)
+        if lead is not None:
+            dtype = matrix.dtype
+            for c in coefficients:
+                dtype = torch.promote_types(dtype, c.dtype)
+            rows = [c.reshape(s).expand(lead) if c.dtype == dtype else
+                    c.reshape(s).expand(lead).to(dtype)
+                    for c, s in zip(coefficients, lead_shapes, strict=True)]
+            weights = rows[0].unsqueeze(-1) if len(rows) == 1 else torch.stack(rows, dim=-1)
+            out = weights @ (matrix if matrix.dtype == dtype else matrix.to(dtype))
+            return out.reshape(*lead, *shape)
+    total: torch.Tensor | None = None
+    for c, m in zip(coefficients, features, strict=True):
+        term = c if m is None else c * m
+        total = term if total is None else total + term
+    assert total is not None
+    return total
