@@ -53,7 +53,7 @@ def run(repeats: int) -> dict[str, float]:
     for channels, k, size in ((128, 31, 64), (16, 31, 94), (64, 7, 64)):
         x = torch.randn(8, channels, size, size + k - 1)
         w = torch.randn(channels, 1, 1, k)
-        add("DEPTHWISE", lambda x=x, w=w: F.conv2d(x, w, groups=channels),
+        add("DEPTHWISE", lambda x=x, w=w, g=channels: F.conv2d(x, w, groups=g),
             8 * channels * k * size * size)
     for b, m, kk, nn_ in ((16, 1024, 94, 752), (16, 512, 1504, 64), (256, 64, 62, 300)):
         a = torch.randn(b, m, kk)

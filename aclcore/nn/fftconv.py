@@ -2,8 +2,8 @@
 
 :func:`fft_conv` has :func:`aclcore.nn.functional.conv`'s signature and result (stride,
 dilation, every padding mode, ``"same"``/``"valid"``, groups, bias), computed by overlap-save:
-the padded input is cut along each axis into overlapping blocks of a size with small prime
-factors (:func:`fft_block`), each block is transformed (``rfftn``), multiplied by the
+the padded input is cut along each axis into overlapping blocks of a size ``2**a`` or
+``3 * 2**a`` (:func:`fft_block`), each block is transformed (``rfftn``), multiplied by the
 transform of the flipped, dilated kernel, summed over the input channels of its group and
 transformed back; the part of each block that no wrap-around touched is kept. One block per
 axis is the plain FFT convolution; smaller blocks keep the transform of a short kernel
@@ -15,8 +15,11 @@ float32 and rounded once.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,35 +36,25 @@ PRODUCT_WEIGHT = 13.0
 
 
 def smooth_size(n: int) -> int:
-    """The smallest ``m >= n`` whose prime factors are 2, 3 and 5 (fast transforms)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
+    """The smallest ``m >= n`` of the form ``2**a`` or ``3 * 2**a`` (fast transforms).
+
+    Sizes with a factor 5 (or a higher power of 3) are up to twice as slow per point with the
+    CPU transforms measured here (MKL through torch 2.13).
+    """
+    power = 1 << max(0, (n - 1).bit_length())
+    three = 3 * (1 << max(0, (-(-n // 3) - 1).bit_length()))
+    return min(power, three)
 
 
 def _smooth_sizes(lo: int, hi: int) -> list[int]:
-    """Every 2-3-5-smooth size in ``[lo, hi]``, increasing."""
+    """Every size ``2**a`` or ``3 * 2**a`` in ``[lo, hi]``, increasing."""
     out: list[int] = []
-    p5 = 1
-    while p5 <= hi:
-        p35 = p5
-        while p35 <= hi:
-            m = p35
-            while m <= hi:
-                if m >= lo:
-                    out.append(m)
-                m *= 2
-            p35 *= 3
-        p5 *= 5
+    for base in (1, 3):
+        m = base
+        while m <= hi:
+            if m >= lo:
+                out.append(m)
+            m *= 2
     return sorted(out)
 
 
@@ -83,7 +76,7 @@ def fft_cost(block: int, length: int, span: int, signals: float, kernels: float,
 
 def fft_block(length: int, span: int, signals: float = 2.0, kernels: float = 1.0,
               products: float = 1.0, product_weight: float = PRODUCT_WEIGHT) -> int:
-    """The block size along one axis that minimises :func:`fft_cost` (2-3-5-smooth).
+    """The block size along one axis that minimises :func:`fft_cost` (see :func:`smooth_size`).
 
     Candidates run from ``2 * span`` (at least 16) to the single block of the whole padded
     input, ``smooth_size(length)``.
@@ -132,69 +125,218 @@ def fft_conv(
     x = input.to(work)
     if any(amounts):
         x = F.pad(x, amounts, mode="constant" if padding_mode == "zeros" else padding_mode)
-    y = _correlate(x, weight.to(work), dil, groups, blocks)
+    b = None if bias is None else bias.to(work)
+    y = _correlate(x, weight.to(work), b, dil, groups, blocks)
     if any(s != 1 for s in stride_t):
         y = y[(..., *[slice(None, None, s) for s in stride_t])]
-    if bias is not None:
-        y = y + bias.to(work).reshape(-1, *([1] * nd))
     return y if y.dtype == out_dtype else y.to(out_dtype)
 
 
-def _dilated_flipped(weight: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
-    """The kernel with ``dilation - 1`` zeros between taps, flipped along every axis."""
-    nd = weight.dim() - 2
-    if any(d != 1 for d in dilation):
-        size = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
-        spread = weight.new_zeros(*weight.shape[:2], *size)
-        spread[(..., *[slice(None, None, d) for d in dilation])] = weight
-        weight = spread
-    return weight.flip(tuple(range(2, 2 + nd)))
+def _dilated(weight: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
+    """The kernel with ``dilation - 1`` zeros between taps."""
+    if all(d == 1 for d in dilation):
+        return weight
+    size = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
+    spread = weight.new_zeros(*weight.shape[:2], *size)
+    spread[(..., *[slice(None, None, d) for d in dilation])] = weight
+    return spread
 
 
-def _correlate(x: torch.Tensor, weight: torch.Tensor, dilation: Sequence[int], groups: int,
+@dataclass(frozen=True)
+class _Tiling:
+    """How a padded input is cut into overlapping blocks (one entry per spatial axis)."""
+
+    lengths: tuple[int, ...]  # padded input
+    spans: tuple[int, ...]  # dilated kernel
+    blocks: tuple[int, ...]  # transform size
+    valid: tuple[int, ...]  # outputs per block
+    tiles: tuple[int, ...]  # blocks
+    outputs: tuple[int, ...]  # stride-1 outputs
+
+    @classmethod
+    def build(cls, lengths: Sequence[int], spans: Sequence[int],
+              blocks: Sequence[int] | None) -> _Tiling:
+        outputs = [n - s + 1 for n, s in zip(lengths, spans, strict=True)]
+        if blocks is None:
+            blocks = [fft_block(n, s) for n, s in zip(lengths, spans, strict=True)]
+        if any(b < s for b, s in zip(blocks, spans, strict=True)):
+            raise ConfigError(f"FFT blocks {tuple(blocks)} must be at least the dilated kernel "
+                              f"extent {tuple(spans)}")
+        valid = [b - s + 1 for b, s in zip(blocks, spans, strict=True)]
+        tiles = [-(-o // v) for o, v in zip(outputs, valid, strict=True)]
+        return cls(tuple(lengths), tuple(spans), tuple(blocks), tuple(valid), tuple(tiles),
+                   tuple(outputs))
+
+    @property
+    def need(self) -> tuple[int, ...]:
+        """Input length the blocks cover (the input is cut or zero-extended to it)."""
+        return tuple((t - 1) * v + b for t, v, b in zip(self.tiles, self.valid, self.blocks,
+                                                         strict=True))
+
+    def cut(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, *lengths)`` -> overlapping blocks ``(N, C, *tiles, *blocks)`` (a view)."""
+        nd = len(self.lengths)
+        extra = [max(0, need - n) for need, n in zip(self.need, self.lengths, strict=True)]
+        if any(extra):
+            x = F.pad(x, [a for e in reversed(extra) for a in (0, e)])
+        for axis in range(nd):
+            dim = 2 + axis
+            x = x.narrow(dim, 0, self.need[axis]).unfold(dim, self.blocks[axis],
+                                                         self.valid[axis])
+        return x
+
+    def join(self, blocks: torch.Tensor) -> torch.Tensor:
+        """The first ``valid`` points of each block, in order: ``(N, C, *outputs)``."""
+        nd = len(self.lengths)
+        n, c = blocks.shape[:2]
+        if nd == 1:  # one copy: the full blocks, then the part of the last one
+            t, v, out = self.tiles[0], self.valid[0], self.outputs[0]
+            head = blocks[:, :, :t - 1, :v].reshape(n, c, (t - 1) * v)
+            return torch.cat([head, blocks[:, :, t - 1, :out - (t - 1) * v]], dim=-1)
+        for axis in range(nd):
+            blocks = blocks.narrow(2 + nd + axis, 0, self.valid[axis])
+        order = [0, 1] + [i for axis in range(nd) for i in (2 + axis, 2 + nd + axis)]
+        merged = blocks.permute(order).reshape(
+            n, c, *[t * v for t, v in zip(self.tiles, self.valid, strict=True)])
+        for axis in range(nd):
+            merged = merged.narrow(2 + axis, 0, self.outputs[axis])
+        return merged.contiguous()
+
+    def place(self, grad: torch.Tensor) -> torch.Tensor:
+        """:meth:`join`'s adjoint: ``(N, C, *outputs)`` -> zero-extended ``(N, C, *tiles,
+        *blocks)``, each block holding its ``valid`` points first (one copy)."""
+        nd = len(self.lengths)
+        n, c = grad.shape[:2]
+        out = grad.new_zeros(n, c, *self.tiles, *self.blocks)
+        # per axis: the full tiles, then the last one (partial when valid does not divide)
+        parts = []
+        for t, v, o in zip(self.tiles, self.valid, self.outputs, strict=True):
+            parts.append([(0, t - 1, v), (t - 1, 1, o - (t - 1) * v)])
+        for choice in itertools.product(*parts):
+            if any(count == 0 or width == 0 for _, count, width in choice):
+                continue
+            src, dst = grad, out
+            for axis, (first, count, width) in enumerate(choice):
+                src = src.narrow(2 + 2 * axis, first * self.valid[axis], count * width)
+                src = src.unflatten(2 + 2 * axis, (count, width))
+                dst = dst.narrow(2 + axis, first, count).narrow(2 + nd + axis, 0, width)
+            order = [0, 1, *range(2, 2 + 2 * nd, 2), *range(3, 3 + 2 * nd, 2)]
+            dst.copy_(src.permute(order))
+        return out
+
+    def overlap_add(self, blocks: torch.Tensor) -> torch.Tensor:
+        """:meth:`cut`'s adjoint: blocks ``(N, C, *tiles, *blocks)`` summed back into
+        ``(N, C, *lengths)``."""
+        nd = len(self.lengths)
+        for axis in range(nd):
+            # this axis' tile dimension is 2 + axis; its block dimension the first of the
+            # nd - axis block dimensions still at the end
+            data = blocks.movedim((2 + axis, blocks.dim() - (nd - axis)), (-2, -1))
+            blocks = _overlap_add_last(data, self.valid[axis]).movedim(-1, 2 + axis)
+        for axis in range(nd):
+            have, n = blocks.shape[2 + axis], self.lengths[axis]
+            if have > n:
+                blocks = blocks.narrow(2 + axis, 0, n)
+            elif have < n:
+                blocks = F.pad(blocks, [0, 0] * (nd - 1 - axis) + [0, n - have])
+        return blocks
+
+
+def _overlap_add_last(data: torch.Tensor, step: int) -> torch.Tensor:
+    """``(..., tiles, block)`` -> ``(..., (tiles - 1) * step + block)``: block ``j`` added in
+    at ``j * step``."""
+    tiles, block = data.shape[-2:]
+    chunks = -(-block // step)
+    out = data.new_zeros(*data.shape[:-2], tiles + chunks, step)
+    for c in range(chunks):
+        width = min(step, block - c * step)
+        out[..., c:c + tiles, :width] += data[..., :, c * step:c * step + width]
+    return out.flatten(-2)[..., :(tiles - 1) * step + block]
+
+
+class _Correlation(torch.autograd.Function):
+    """Valid, stride-1 cross-correlation of a padded input by overlap-save, with gradients
+    computed by transforms as well (the spectra of the forward pass are reused)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                dilation: tuple[int, ...], groups: int, tiling: _Tiling) -> torch.Tensor:
+        nd = weight.dim() - 2
+        dims = tuple(range(-nd, 0))
+        n = x.shape[0]
+        cout, ipg = weight.shape[:2]
+        opg = cout // groups
+        kernel = torch.fft.rfftn(_dilated(weight, dilation), s=tiling.blocks, dim=dims)
+        kernel = kernel.reshape(groups, opg, ipg, *kernel.shape[2:])
+        spectrum = torch.fft.rfftn(tiling.cut(x), s=tiling.blocks, dim=dims)
+        spectrum = spectrum.reshape(n, groups, ipg, *spectrum.shape[2:])
+        product = _apply(spectrum, kernel.conj(), nd)
+        if bias is not None:  # a constant output is a spike at frequency 0 of every block
+            dc = (..., *([0] * nd))
+            product[dc] += (bias.reshape(1, cout, *([1] * nd)) * math.prod(tiling.blocks))
+        out = tiling.join(torch.fft.irfftn(product, s=tiling.blocks, dim=dims))
+        ctx.tiling, ctx.dilation, ctx.groups = tiling, dilation, groups
+        ctx.weight_shape = weight.shape
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(spectrum if ctx.needs_input_grad[1] else None,
+                              kernel if ctx.needs_input_grad[0] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        spectrum, kernel = ctx.saved_tensors
+        tiling: _Tiling = ctx.tiling
+        nd = len(tiling.blocks)
+        dims = tuple(range(-nd, 0))
+        groups = ctx.groups
+        n, cout = grad.shape[:2]
+        g = torch.fft.rfftn(tiling.place(grad), s=tiling.blocks, dim=dims)
+        g = g.reshape(n, groups, cout // groups, *g.shape[2:])
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            dx = _apply(g, kernel.transpose(1, 2), nd)  # (n, groups * ipg, *tiles, *freq)
+            dx = torch.fft.irfftn(dx, s=tiling.blocks, dim=dims)
+            grad_x = tiling.overlap_add(dx)
+        if ctx.needs_input_grad[1]:
+            dk = _kernel_grad(g, spectrum, nd)
+            dk = torch.fft.irfftn(dk.reshape(cout, -1, *dk.shape[3:]), s=tiling.blocks,
+                                  dim=dims)
+            index = (..., *[slice(0, s, d) for s, d in zip(tiling.spans, ctx.dilation,
+                                                           strict=True)])
+            grad_w = dk[index].reshape(ctx.weight_shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(dim=(0, *range(2, 2 + nd)))
+        return grad_x, grad_w, grad_b, None, None, None
+
+
+def _apply(spectrum: torch.Tensor, kernel: torch.Tensor, nd: int) -> torch.Tensor:
+    """``sum_i spectrum[n, g, i, *tiles, *f] * kernel[g, o, i, *f]`` -> ``(n, g*o, ...)``.
+
+    A loop of in-place multiply-adds over ``i``: complex batched matrix products over the
+    frequencies are several times slower on the CPU (tiny matrices, no batched kernel).
+    """
+    n, groups, ipg = spectrum.shape[:3]
+    opg = kernel.shape[1]
+    shape = (1, groups, opg, *([1] * nd), *kernel.shape[3:])
+    product = spectrum[:, :, :1] * kernel[:, :, 0].reshape(shape)
+    for i in range(1, ipg):
+        product.addcmul_(spectrum[:, :, i:i + 1], kernel[:, :, i].reshape(shape))
+    return product.reshape(n, groups * opg, *product.shape[3:])
+
+
+def _kernel_grad(grad: torch.Tensor, spectrum: torch.Tensor, nd: int) -> torch.Tensor:
+    """``sum_{n, tiles} conj(grad[n, g, o, ...]) * spectrum[n, g, i, ...]`` -> ``(g, o, i, *f)``."""
+    dims = (0, *range(3, 3 + nd))
+    conj = grad.conj()
+    parts = [(conj * spectrum[:, :, i:i + 1]).sum(dim=dims) for i in range(spectrum.shape[2])]
+    return torch.stack(parts, dim=2)
+
+
+def _correlate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+               dilation: Sequence[int], groups: int,
                blocks: Sequence[int] | None) -> torch.Tensor:
     """Valid, stride-1 cross-correlation of a padded input by overlap-save."""
-    nd = weight.dim() - 2
-    n, cin = x.shape[:2]
-    cout, ipg = weight.shape[:2]
-    kernel = _dilated_flipped(weight, dilation)
-    spans = kernel.shape[2:]
-    lengths = x.shape[2:]
-    outputs = [length - span + 1 for length, span in zip(lengths, spans, strict=True)]
-    if blocks is None:
-        blocks = [fft_block(length, span) for length, span in zip(lengths, spans, strict=True)]
-    valid = [b - s + 1 for b, s in zip(blocks, spans, strict=True)]
-    tiles = [-(-o // v) for o, v in zip(outputs, valid, strict=True)]
-    need = [(t - 1) * v + b for t, v, b in zip(tiles, valid, blocks, strict=True)]
-    extra = [max(0, nd_need - length) for nd_need, length in zip(need, lengths, strict=True)]
-    if any(extra):
-        x = F.pad(x, [a for e in reversed(extra) for a in (0, e)])
-    for axis in range(nd):
-        dim = 2 + axis
-        x = x.narrow(dim, 0, need[axis]).unfold(dim, blocks[axis], valid[axis])
-    # x: (n, cin, *tiles, *blocks)
-    dims = tuple(range(-nd, 0))
-    spectrum = torch.fft.rfftn(x, s=blocks, dim=dims)
-    kernel_spectrum = torch.fft.rfftn(kernel, s=blocks, dim=dims)  # (cout, ipg, *freq)
-    opg = cout // groups
-    t = "uvw"[:nd]
-    f = "fhj"[:nd]
-    spectrum = spectrum.reshape(n, groups, ipg, *spectrum.shape[2:])
-    kernel_spectrum = kernel_spectrum.reshape(groups, opg, ipg, *kernel_spectrum.shape[2:])
-    if ipg == 1:
-        product = spectrum * kernel_spectrum.reshape(
-            1, groups, opg, *([1] * nd), *kernel_spectrum.shape[3:])
-    else:
-        product = torch.einsum(f"ngi{t}{f},goi{f}->ngo{t}{f}", spectrum, kernel_spectrum)
-    product = product.reshape(n, cout, *product.shape[3:])
-    blocks_out = torch.fft.irfftn(product, s=blocks, dim=dims)  # (n, cout, *tiles, *blocks)
-    for axis in range(nd):
-        blocks_out = blocks_out.narrow(2 + nd + axis, spans[axis] - 1, valid[axis])
-    # interleave tiles and valid positions: (n, cout, t0, v0, t1, v1, ...)
-    order = [0, 1] + [i for axis in range(nd) for i in (2 + axis, 2 + nd + axis)]
-    merged = blocks_out.permute(order).reshape(
-        n, cout, *[tiles[a] * valid[a] for a in range(nd)])
-    for axis in range(nd):
-        merged = merged.narrow(2 + axis, 0, outputs[axis])
-    del cin
-    return merged
+    spans = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
+    tiling = _Tiling.build(tuple(x.shape[2:]), spans, blocks)
+    out: torch.Tensor = _Correlation.apply(x, weight, bias, tuple(dilation), groups, tiling)
+    return out

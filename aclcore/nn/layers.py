@@ -315,7 +315,7 @@ class AnalyticConvNd(nn.Module):
                     f"{type(self).__name__}: path='separable' convolves along each axis in "
                     "turn; a 1-D layer has one axis (use 'auto', 'direct' or 'fft')")
             factors = self._separable_factors()
-            refused = [(b.name, why) for b in self.analytic
+            refused = [(b.family.name, why) for b in self.analytic
                        if (why := self._not_separable(b.family.name, factors)) is not None]
             if refused or not self.analytic:
                 reasons = "; ".join(f"family {n!r} {why}" for n, why in refused) or (
@@ -350,6 +350,14 @@ class AnalyticConvNd(nn.Module):
             self._paths.factors = found
         return found
 
+    def _known_factors(self) -> dict[str, CompiledFactors | None]:
+        """:meth:`_separable_factors`, read without a call while ``torch.compile`` traces
+        (they are found in eager mode, when the path is set)."""
+        factors = self._paths.factors
+        if factors is None:
+            return self._separable_factors() if self._ndim >= 2 else {}
+        return factors
+
     def _conv_shape(self, input: torch.Tensor) -> ConvShape:
         nd = self._ndim
         if input.dim() not in (nd + 1, nd + 2):
@@ -375,7 +383,7 @@ class AnalyticConvNd(nn.Module):
         key = (tuple(input.shape), input.dtype, input.device.type, half)
         plan = self._paths.plans.get(key)
         if plan is None:
-            factors = self._separable_factors() if self._ndim >= 2 else {}
+            factors = self._known_factors() if self._path in ("auto", "separable") else {}
             blocks = [BlockShape(b.name, b.start, b.count,
                                  not b.is_free and self._not_separable(b.name, factors) is None,
                                  self.share_akps) for b in self.mosaic]
@@ -421,7 +429,7 @@ class AnalyticConvNd(nn.Module):
             block = self.analytic[name]
             mosaic = next(b for b in self.mosaic if b.name == name)
             per_axis, scale = sample_factors(
-                self._separable_factors()[name] or _missing(name), block.values(),
+                self._known_factors()[name] or _missing(name), block.values(),
                 self.kernel_size, self.dilation, discretization=self.discretization,
                 quadrature=self.quadrature, normalize=self.normalize_modes[name],
                 check_finite=self.check_finite and like.device.type != "meta",
@@ -467,6 +475,11 @@ class AnalyticConvNd(nn.Module):
         self._cache.clear()
         self._paths.plans.clear()
         return super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if self._path in ("auto", "separable") and self._ndim >= 2:
+            self._separable_factors()  # in eager mode, before any torch.compile trace
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
         self._cache.clear()

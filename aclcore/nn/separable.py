@@ -22,7 +22,6 @@ the gains and the input.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -144,13 +143,15 @@ def _scale(per_axis: Sequence[torch.Tensor], mode: str) -> torch.Tensor:
         return per_axis[0].new_ones(()).expand(lead)
     eps = max(NORM_EPS, torch.finfo(per_axis[0].dtype).tiny)
     if mode == "sum":
-        total = math.prod(p.sum(-1) for p in per_axis)
-        assert isinstance(total, torch.Tensor)
+        total = per_axis[0].sum(-1)
+        for p in per_axis[1:]:
+            total = total * p.sum(-1)
         floor = torch.where(total < 0, -eps, eps).to(total.dtype)
         total = torch.where(total.abs() < eps, floor, total)
         return 1.0 / total
-    norm = math.prod(torch.linalg.vector_norm(p, dim=-1) for p in per_axis)
-    assert isinstance(norm, torch.Tensor)
+    norm = torch.linalg.vector_norm(per_axis[0], dim=-1)
+    for p in per_axis[1:]:
+        norm = norm * torch.linalg.vector_norm(p, dim=-1)
     return 1.0 / norm.clamp_min(eps)
 
 
