@@ -80,16 +80,18 @@ def compile_factors(family: KernelFamily) -> CompiledFactors | None:
 
 
 def _compile(family: KernelFamily, separation: Separation) -> CompiledFactors:
-    params = [p.symbol for p in family.params]
+    params = [(p.name, p.symbol) for p in family.params]
     positive = [p.symbol for p in family.params if p.constraint_obj.positive]
     functions, reads = [], []
-    for i, (coord, factor) in enumerate(zip(family.coords, separation.factors, strict=True)):
+    for i, (coord, factor) in enumerate(zip(separation.coords, separation.factors,
+                                            strict=True)):
         expr = sp.Mul(separation.constant, factor) if i == 0 else factor
-        uses = [p for p in params if p in expr.free_symbols]
+        uses = [(name, sym) for name, sym in params if sym in expr.free_symbols]
+        symbols = [sym for _, sym in uses]
         functions.append(compile_expr(
-            expr, (coord,), uses, label=f"{family.name}_{coord.name}", singularities=False,
-            positive=[p for p in positive if p in uses]))
-        reads.append(tuple(p.name for p in uses))
+            expr, (coord,), symbols, label=f"{family.name}_{coord.name}",
+            singularities=False, positive=[p for p in positive if p in symbols]))
+        reads.append(tuple(name for name, _ in uses))
     used = {n for names in reads for n in names}
     unused = tuple(n for n in family.param_names if n not in used)
     return CompiledFactors(family, separation, tuple(functions), tuple(reads), unused)

@@ -128,8 +128,13 @@ def fft_conv(
     b = None if bias is None else bias.to(work)
     y = _correlate(x, weight.to(work), b, dil, groups, blocks)
     if any(s != 1 for s in stride_t):
-        y = y[(..., *[slice(None, None, s) for s in stride_t])]
+        y = y[_every(stride_t)]
     return y if y.dtype == out_dtype else y.to(out_dtype)
+
+
+def _every(steps: Sequence[int]) -> tuple[Any, ...]:
+    """The index ``[..., ::steps[0], ::steps[1], ...]`` over the last ``len(steps)`` axes."""
+    return (Ellipsis, *[slice(None, None, step) for step in steps])
 
 
 def _dilated(weight: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
@@ -138,7 +143,7 @@ def _dilated(weight: torch.Tensor, dilation: Sequence[int]) -> torch.Tensor:
         return weight
     size = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
     spread = weight.new_zeros(*weight.shape[:2], *size)
-    spread[(..., *[slice(None, None, d) for d in dilation])] = weight
+    spread[_every(dilation)] = weight
     return spread
 
 
@@ -218,7 +223,8 @@ class _Tiling:
             src, dst = grad, out
             for axis, (first, count, width) in enumerate(choice):
                 src = src.narrow(2 + 2 * axis, first * self.valid[axis], count * width)
-                src = src.unflatten(2 + 2 * axis, (count, width))
+                dim = 2 + 2 * axis
+                src = src.view(*src.shape[:dim], count, width, *src.shape[dim + 1:])
                 dst = dst.narrow(2 + axis, first, count).narrow(2 + nd + axis, 0, width)
             order = [0, 1, *range(2, 2 + 2 * nd, 2), *range(3, 3 + 2 * nd, 2)]
             dst.copy_(src.permute(order))
@@ -272,7 +278,7 @@ class _Correlation(torch.autograd.Function):
         spectrum = spectrum.reshape(n, groups, ipg, *spectrum.shape[2:])
         product = _apply(spectrum, kernel.conj(), nd)
         if bias is not None:  # a constant output is a spike at frequency 0 of every block
-            dc = (..., *([0] * nd))
+            dc: tuple[Any, ...] = (Ellipsis, *([0] * nd))
             product[dc] += (bias.reshape(1, cout, *([1] * nd)) * math.prod(tiling.blocks))
         out = tiling.join(torch.fft.irfftn(product, s=tiling.blocks, dim=dims))
         ctx.tiling, ctx.dilation, ctx.groups = tiling, dilation, groups
@@ -338,5 +344,6 @@ def _correlate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     """Valid, stride-1 cross-correlation of a padded input by overlap-save."""
     spans = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
     tiling = _Tiling.build(tuple(x.shape[2:]), spans, blocks)
-    out: torch.Tensor = _Correlation.apply(x, weight, bias, tuple(dilation), groups, tiling)
+    out: torch.Tensor = _Correlation.apply(  # type: ignore[no-untyped-call]
+        x, weight, bias, tuple(dilation), groups, tiling)
     return out

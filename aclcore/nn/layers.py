@@ -340,7 +340,7 @@ class AnalyticConvNd(nn.Module):
             return f"has normalize={mode!r}, which does not factor over the axes"
         return None
 
-    @torch.compiler.disable
+    @torch.compiler.disable  # type: ignore[untyped-decorator]
     def _separable_factors(self) -> dict[str, CompiledFactors | None]:
         """The compiled 1-D factors of each analytic family (``None``: not separable)."""
         found = self._paths.factors
@@ -404,7 +404,7 @@ class AnalyticConvNd(nn.Module):
         if not grad and not torch.compiler.is_compiling():
             bank = self._bank()
             return torch.cat([bank[b.start:b.start + b.count] for b in blocks], dim=0)
-        parts = []
+        parts: list[torch.Tensor] = []
         for b in blocks:
             if b.is_free:
                 assert free is not None
@@ -453,10 +453,11 @@ class AnalyticConvNd(nn.Module):
                 y = _CONV_FN[nd](inputs, spread, None, self.stride, 0, self.dilation,
                                  len(layout.groups))
             y = layout.gather(y)
-            for b, piece in zip(rest, y.split([b.count for b in rest], dim=1), strict=True):
+            for b, piece in zip(rest, torch.split(y, [b.count for b in rest], dim=1),
+                                strict=True):
                 parts[b.name] = piece
-        pieces = [parts[b.name] for b in self.mosaic]
-        out = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
+        ordered = [parts[b.name] for b in self.mosaic]
+        out = ordered[0] if len(ordered) == 1 else torch.cat(ordered, dim=1)
         if self.bias is not None:
             out = out + self.bias.to(out.dtype).reshape(-1, *([1] * nd))
         return out.squeeze(0) if unbatched else out
@@ -477,7 +478,7 @@ class AnalyticConvNd(nn.Module):
         return super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
+        super().__setstate__(state)  # type: ignore[no-untyped-call]
         if self._path in ("auto", "separable") and self._ndim >= 2:
             self._separable_factors()  # in eager mode, before any torch.compile trace
 

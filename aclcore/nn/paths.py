@@ -270,12 +270,12 @@ def choose_plan(
         # each separable block takes the cheaper of its two ways; the rest share one bank conv
         chosen = [b.name for b in eligible if sep_cost[b.name] < _bank_cost(
             bank, shape, range(b.start, b.start + b.count), opg, model) - model.call]
-        rows = [r for b in blocks if b.name not in chosen
-                for r in range(b.start, b.start + b.count)]
+        others = [r for b in blocks if b.name not in chosen
+                  for r in range(b.start, b.start + b.count)]
         cost = sum(sep_cost[name] for name in chosen)
-        cost += _bank_cost(bank, shape, rows, opg, model) if rows else 0.0
-        plan = Plan(tuple(chosen), bank if rows else None, _blocks_for(bank, shape, rows, opg,
-                                                                       model))
+        cost += _bank_cost(bank, shape, others, opg, model) if others else 0.0
+        plan = Plan(tuple(chosen), bank if others else None,
+                    _blocks_for(bank, shape, others, opg, model))
         estimates[plan.describe()] = cost
         if cost < best_cost and cost <= MARGIN * direct:
             best, best_cost = plan, cost

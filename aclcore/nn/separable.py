@@ -152,7 +152,8 @@ def _scale(per_axis: Sequence[torch.Tensor], mode: str) -> torch.Tensor:
     norm = torch.linalg.vector_norm(per_axis[0], dim=-1)
     for p in per_axis[1:]:
         norm = norm * torch.linalg.vector_norm(p, dim=-1)
-    return 1.0 / norm.clamp_min(eps)
+    scale: torch.Tensor = 1.0 / norm.clamp_min(eps)
+    return scale
 
 
 def _along(nd: int, axis: int, size: int, value: int) -> tuple[int, ...]:
