@@ -89,11 +89,17 @@ class Emitter:
         self.namespace: dict[str, Any] = {
             "torch": torch, "_guard": safe.safe_guard,
             "linear_features": gridops.linear_features, "linear_form": gridops.linear_form,
+            "is_wide": gridops.is_wide,
         }
         self.unsupported: list[str] = []
         self._counter = 0
         self._in_grid = False
         self._tolerant = True
+        #: whether the rewrites for large banks may be used (see :meth:`restart`)
+        self.rewrites = True
+        #: whether a rewrite was used since the last :meth:`restart`
+        self.rewritten = False
+        self._symbols = dict(symbol_vars)
         self._splits: dict[sp.Basic, LinearForm | None] = {}
         self._stacks: dict[tuple[sp.Basic, ...], str] = {}
         self.scopes: list[Scope] = [Scope(mask=None)]
@@ -132,6 +138,21 @@ class Emitter:
         self.scopes.pop()
 
     @property
+    def rewriting(self) -> bool:
+        """Whether the current sub-expression may be computed with the rewrites."""
+        return self.rewrites and self._tolerant
+
+    def restart(self, rewrites: bool) -> None:
+        """Start another lowering of the function body (``lines`` emptied), with or without
+        the rewrites; the grid block and its values are kept and shared."""
+        grid = set(self.grid_vars)
+        top = {k: v for k, v in self.scopes[0].memo.items() if v in grid}
+        self.scopes = [Scope(mask=None, memo={**self._symbols, **top})]
+        self.lines = []
+        self.rewrites = rewrites
+        self.rewritten = False
+
+    @property
     def anchor(self) -> str:
         """The 0-d tensor that literals are added to: ``_zg`` in the grid block, else ``_z``."""
         return "_zg" if self._in_grid else "_z"
@@ -165,7 +186,7 @@ class Emitter:
         kind = self._kind(expr)
         # a mixed sub-expression computed with the rewrites is only valid where they are
         # allowed: it is remembered under its own key
-        key: Any = (expr, "tolerant") if kind == 3 and self._tolerant else expr
+        key: Any = (expr, "tolerant") if kind == 3 and self.rewriting else expr
         keys = (key, expr) if key is not expr else (expr,)
         current = self.scopes[-1]
         for k in keys:
@@ -187,7 +208,8 @@ class Emitter:
                 var = self.assign(self._lower(expr))
             finally:
                 self._in_grid = False
-        elif kind == 3 and self._tolerant and (form := self._split(expr)) is not None:
+        elif kind == 3 and self.rewriting and (form := self._split(expr)) is not None:
+            self.rewritten = True
             var = self._linear(form)
         else:
             var = self.assign(self._lower(expr))
@@ -310,12 +332,13 @@ class Emitter:
 
     def _mul(self, expr: sp.Mul) -> str:
         coeff, factors = expr.as_coeff_mul()
-        if self._tolerant and self._kind(expr) == 3:
+        if self.rewriting and self._kind(expr) == 3:
             # parameter and grid factors (and linear forms) multiply into one linear form;
             # only the other mixed factors cost a pass each
             linear = [f for f in factors if self._linear_part(f)]
             rest = [f for f in factors if not self._linear_part(f)]
             if rest and linear:
+                self.rewritten = True
                 scale = sp.Mul(coeff, *linear)
                 return self._product(rest, self.emit(scale))
         groups: dict[int, list[sp.Basic]] = {}
@@ -332,12 +355,21 @@ class Emitter:
         return " * ".join(parts)
 
     def _add(self, expr: sp.Add) -> str:
-        if self._tolerant and self._kind(expr) == 3:
+        if self.rewriting and self._kind(expr) == 3:
+            self.rewritten = True
             return self._mixed_add(expr)
-        groups: dict[int, list[str]] = {}
+        groups: dict[int, list[tuple[bool, str]]] = {}
         for term in expr.args:
-            groups.setdefault(self._kind(term), []).append(self.emit(term))
-        parts = [" + ".join(groups[k]) for k in sorted(groups)]
+            negative = term.could_extract_minus_sign()
+            code = self.emit(-term if negative else term)  # a - b, not a + (-1.0 * b)
+            groups.setdefault(self._kind(term), []).append((negative, code))
+        parts = []
+        for kind in sorted(groups):
+            terms = sorted(groups[kind], key=lambda t: t[0])  # positive terms first
+            code = terms[0][1] if not terms[0][0] else f"-{terms[0][1]}"
+            for negative, c in terms[1:]:
+                code += f" - {c}" if negative else f" + {c}"
+            parts.append(code)
         return parts[0] if len(parts) == 1 else " + ".join(f"({p})" for p in parts)
 
     def _mixed_add(self, expr: sp.Add) -> str:
@@ -415,10 +447,11 @@ class Emitter:
             return self._fail(f"function {name!r} in {expr}")
         builtin = not self.table.is_plugin_row(row)
         tolerant = builtin and row.name in _TOLERANT_FUNCTIONS
-        if builtin and row.name == "cos" and self._tolerant and self._kind(expr) == 3:
+        if builtin and row.name == "cos" and self.rewriting and self._kind(expr) == 3:
             (arg,) = expr.args
             sin = self.table.lookup(sp.sin)
             if sin is not None and self._split(arg) is not None:
+                self.rewritten = True
                 # cos(a) = sin(a + pi/2); the pi/2 joins the form's constant coefficient
                 return self._call(sin, [self.tensor(self._emit_tolerant(arg + sp.pi / 2))])
         args: list[str] = []

@@ -106,7 +106,13 @@ def _generate(
     em = Emitter(symbol_vars, set(coords), table)
     explicit, special = (resolve_singularities(expr, coords, positive) if singularities
                          else (expr, []))
-    result = em.tensor(em.emit(explicit))
+    # the body for large banks (linear forms and the other rewrites: fewer passes over the
+    # bank), then, if that used any, the body as written for small ones (fewer operations)
+    wide = em.tensor(em.emit(explicit))
+    variants = [(em.lines, wide)]
+    if em.rewritten:
+        em.restart(rewrites=False)
+        variants.append((em.lines, em.tensor(em.emit(explicit))))
     linked = _differentiable_symbols(explicit, table)
     zero_links = [f"p_{p.name}" for p in params if p not in linked]
     if em.unsupported:
@@ -117,15 +123,23 @@ def _generate(
             "acl_register_functions hook.",
             em.unsupported,
         )
-    tail = [f"_out = {result}",
-            *[f"_out = _out + 0.0 * {v}.sum()  # zero-gradient link" for v in zero_links]]
-    read = set(re.findall(r"\b_\w+\b", "\n".join([*em.lines, *tail])))
+    if len(variants) == 1:
+        lines = [*variants[0][0], f"_out = {variants[0][1]}"]
+    else:
+        (wide_lines, wide_out), (narrow_lines, narrow_out) = variants
+        lines = ["if is_wide(_coords, _params):",
+                 *[f"    {line}" for line in [*wide_lines, f"_out = {wide_out}"]],
+                 "else:",
+                 *[f"    {line}" for line in [*narrow_lines, f"_out = {narrow_out}"]]]
+    lines += [f"_out = _out + 0.0 * {v}.sum()  # zero-gradient link" for v in zero_links]
+    read = set(re.findall(r"\b_\w+\b", "\n".join(lines)))
     grid_vars = [v for v in em.grid_vars if v in read]
+    grid_read = set(re.findall(r"\b_\w+\b", "\n".join(em.grid_lines)))
     grid_block: list[str] = []
     if grid_vars:  # coordinate-only values: computed here unless handed over (GridCache)
         grid_block = [
             "if _grid is None:",
-            "    _zg = _anchor(_coords, {})",
+            *(["    _zg = _anchor(_coords, {})"] if "_zg" in grid_read else []),
             *[f"    {line}" for line in em.grid_lines],
             f"    _grid = ({', '.join(grid_vars)},)",
             "    if _params is None:",
@@ -137,9 +151,8 @@ def _generate(
         *([f"    {', '.join(symbol_vars[c] for c in coords)}, = _coords"] if coords else []),
         *[f"    {line}" for line in grid_block],
         *[f"    {symbol_vars[p]} = _params[{str(p.name)!r}]" for p in params],
-        "    _z = _anchor(_coords, _params)",
-        *[f"    {line}" for line in em.lines],
-        *[f"    {line}" for line in tail],
+        *(["    _z = _anchor(_coords, _params)"] if "_z" in read else []),
+        *[f"    {line}" for line in lines],
         "    return _finish(_out, _coords, _params)",
     ]
     source = "\n".join(body) + "\n"

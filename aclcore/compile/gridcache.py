@@ -28,12 +28,12 @@ __all__ = ["GridCache"]
 _is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
 
 
-def _versions(value: Any) -> tuple[int, ...]:
+def _tensors(value: Any) -> list[torch.Tensor]:
     if isinstance(value, torch.Tensor):
-        return (value._version,)
+        return [value]
     if isinstance(value, tuple):
-        return tuple(v for item in value for v in _versions(item))
-    return ()
+        return [t for item in value for t in _tensors(item)]
+    return []
 
 
 class GridCache:
@@ -57,15 +57,16 @@ class GridCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                held, versions, values = entry
+                held, tensors, versions, values = entry
                 if (all(a is b for a, b in zip(held, coords, strict=True))
-                        and versions == _versions((tuple(coords), values))):
+                        and [t._version for t in tensors] == versions):
                     self._entries.move_to_end(key)
                     return values  # type: ignore[no-any-return]
         with torch.inference_mode(False), torch.no_grad():
             values = self._function(tuple(coords), None)
+        tensors = [*coords, *_tensors(values)]
         with self._lock:
-            self._entries[key] = (tuple(coords), _versions((tuple(coords), values)), values)
+            self._entries[key] = (tuple(coords), tensors, [t._version for t in tensors], values)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return values  # type: ignore[no-any-return]

@@ -275,9 +275,11 @@ def to_python(obj: object) -> str:
     w = _Writer()
     for alias, fn in (("_anchor", compiler._anchor), ("broadcast_shape", gridops.broadcast_shape),
                       ("_finish", compiler._finish), ("linear_features", gridops.linear_features),
-                      ("linear_form", gridops.linear_form)):
+                      ("_lead_weights", gridops._lead_weights),
+                      ("linear_form", gridops.linear_form), ("is_wide", gridops.is_wide)):
         w.helpers.append(_source(fn))
         w.defined.add(alias)
+    w.helpers.append(f"WIDE_BANK = {gridops.WIDE_BANK!r}")
     w.helpers.append(_source(safe.safe_guard) + "\n_guard = safe_guard")
     entries = []
     for path, layer in layers:

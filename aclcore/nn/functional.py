@@ -227,7 +227,9 @@ def sample_kernels(
     kernels = kernels.expand(*lead, *size) if kernels.shape != (*lead, *size) else kernels
     if mode != "none":
         scale, offset = normalization(kernels, mode, nd)
-        kernels = (kernels + offset) * scale
+        # the same values as (kernels + offset) * scale, without a pass over the bank for
+        # the unit scale of "zero_mean" or the zero offset of "sum" and "l2"
+        kernels = kernels + offset if mode == "zero_mean" else kernels * scale
     return kernels if kernels.dtype == out_dtype else kernels.to(out_dtype)
 
 

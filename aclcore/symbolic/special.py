@@ -36,11 +36,15 @@ def sinc(x: torch.Tensor) -> torch.Tensor:
     on inputs safe for it, so neither leaks NaN into the other's values or gradients.
     """
     small = x.abs() < SINC_SERIES_BELOW
-    xs = torch.where(small, x, torch.zeros_like(x))
-    xb = torch.where(small, torch.ones_like(x), x)
+    xs = torch.where(small, x, 0.0)
+    xb = torch.where(small, 1.0, x)
     x2 = xs * xs
-    series = 1 - x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72)))
-    return torch.where(small, series, torch.sin(xb) / xb)
+    # Horner in x**2 with fused multiply-adds: one pass over the tensor per term (forward)
+    # and two (backward), where the nested 1 - x2/k * (...) took three and six
+    t = torch.add(-1.0 / 5040, x2, alpha=1.0 / 362880)
+    for c in (1.0 / 120, -1.0 / 6, 1.0):
+        t = torch.addcmul(torch.full((), c, dtype=x2.dtype, device=x2.device), x2, t)
+    return torch.where(small, t, torch.sin(xb) / xb)
 
 
 def atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
