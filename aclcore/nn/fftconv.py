@@ -28,7 +28,7 @@ from aclcore.errors import ConfigError
 from aclcore.nn.functional import PADDING_MODES, reversed_padding
 from aclcore.nn.grid import normalize_size
 
-__all__ = ["PRODUCT_WEIGHT", "fft_block", "fft_conv", "fft_cost", "smooth_size"]
+__all__ = ["CHUNK_BYTES", "PRODUCT_WEIGHT", "fft_block", "fft_conv", "fft_cost", "smooth_size"]
 
 #: Default cost of a complex multiply-add of two spectra, in units of ``n log2 n`` of a
 #: transform (:mod:`aclcore.nn.paths` passes its calibrated ratio).
@@ -190,22 +190,34 @@ class _Tiling:
                                                          self.valid[axis])
         return x
 
-    def join(self, blocks: torch.Tensor) -> torch.Tensor:
-        """The first ``valid`` points of each block, in order: ``(N, C, *outputs)``."""
+    def join(self, blocks: torch.Tensor, out: torch.Tensor) -> None:
+        """Write the first ``valid`` points of each block, in order, into ``out``
+        ``(N, C, *outputs)`` (one copy)."""
         nd = len(self.lengths)
-        n, c = blocks.shape[:2]
-        if nd == 1:  # one copy: the full blocks, then the part of the last one
-            t, v, out = self.tiles[0], self.valid[0], self.outputs[0]
-            head = blocks[:, :, :t - 1, :v].reshape(n, c, (t - 1) * v)
-            return torch.cat([head, blocks[:, :, t - 1, :out - (t - 1) * v]], dim=-1)
-        for axis in range(nd):
-            blocks = blocks.narrow(2 + nd + axis, 0, self.valid[axis])
-        order = [0, 1] + [i for axis in range(nd) for i in (2 + axis, 2 + nd + axis)]
-        merged = blocks.permute(order).reshape(
-            n, c, *[t * v for t, v in zip(self.tiles, self.valid, strict=True)])
-        for axis in range(nd):
-            merged = merged.narrow(2 + axis, 0, self.outputs[axis])
-        return merged.contiguous()
+        if nd == 1:  # the full blocks, then the part of the last one
+            t, v, length = self.tiles[0], self.valid[0], self.outputs[0]
+            n, c = blocks.shape[:2]
+            if t > 1:
+                out[..., :(t - 1) * v].view(n, c, t - 1, v).copy_(blocks[:, :, :t - 1, :v])
+            out[..., (t - 1) * v:].copy_(blocks[:, :, t - 1, :length - (t - 1) * v])
+            return
+        for choice in self._parts():
+            src, dst = blocks, out
+            for axis, (first, count, width) in enumerate(choice):
+                src = src.narrow(2 + axis, first, count).narrow(2 + nd + axis, 0, width)
+                dim = 2 + 2 * axis
+                dst = dst.narrow(dim, first * self.valid[axis], count * width)
+                dst = dst.view(*dst.shape[:dim], count, width, *dst.shape[dim + 1:])
+            order = [0, 1, *[i for axis in range(nd) for i in (2 + axis, 2 + nd + axis)]]
+            dst.copy_(src.permute(order))
+
+    def _parts(self) -> list[tuple[tuple[int, int, int], ...]]:
+        """Per axis the full tiles, then the last one (partial where ``valid`` does not
+        divide the output): ``(first tile, tiles, points)`` for each combination."""
+        axes = [[(0, t - 1, v), (t - 1, 1, o - (t - 1) * v)]
+                for t, v, o in zip(self.tiles, self.valid, self.outputs, strict=True)]
+        return [choice for choice in itertools.product(*axes)
+                if all(count and width for _, count, width in choice)]
 
     def place(self, grad: torch.Tensor) -> torch.Tensor:
         """:meth:`join`'s adjoint: ``(N, C, *outputs)`` -> zero-extended ``(N, C, *tiles,
@@ -213,17 +225,11 @@ class _Tiling:
         nd = len(self.lengths)
         n, c = grad.shape[:2]
         out = grad.new_zeros(n, c, *self.tiles, *self.blocks)
-        # per axis: the full tiles, then the last one (partial when valid does not divide)
-        parts = []
-        for t, v, o in zip(self.tiles, self.valid, self.outputs, strict=True):
-            parts.append([(0, t - 1, v), (t - 1, 1, o - (t - 1) * v)])
-        for choice in itertools.product(*parts):
-            if any(count == 0 or width == 0 for _, count, width in choice):
-                continue
+        for choice in self._parts():
             src, dst = grad, out
             for axis, (first, count, width) in enumerate(choice):
-                src = src.narrow(2 + 2 * axis, first * self.valid[axis], count * width)
                 dim = 2 + 2 * axis
+                src = src.narrow(dim, first * self.valid[axis], count * width)
                 src = src.view(*src.shape[:dim], count, width, *src.shape[dim + 1:])
                 dst = dst.narrow(2 + axis, first, count).narrow(2 + nd + axis, 0, width)
             order = [0, 1, *range(2, 2 + 2 * nd, 2), *range(3, 3 + 2 * nd, 2)]
@@ -260,6 +266,27 @@ def _overlap_add_last(data: torch.Tensor, step: int) -> torch.Tensor:
     return out.flatten(-2)[..., :(tiles - 1) * step + block]
 
 
+#: Bytes of the spectra of one chunk of output channels: the transforms run over chunks so
+#: that the temporaries of a large layer stay bounded (32 MiB). Chunks are large on purpose:
+#: every transform call has a fixed cost (a few hundred microseconds here).
+CHUNK_BYTES = 1 << 25
+
+
+def _chunks(tiling: _Tiling, batch: int, groups: int, opg: int) -> list[tuple[int, int]]:
+    """Ranges of output channels per group whose blocks take about :data:`CHUNK_BYTES`."""
+    per_channel = batch * groups * math.prod(tiling.tiles) * math.prod(tiling.blocks) * 8
+    step = max(1, min(opg, CHUNK_BYTES // max(per_channel, 1)))
+    return [(o, min(opg, o + step)) for o in range(0, opg, step)]
+
+
+def _channels(t: torch.Tensor, groups: int, lo: int, hi: int) -> torch.Tensor:
+    """Output channels ``lo:hi`` of every group of ``t`` ``(N, groups * opg, ...)``."""
+    if groups == 1:
+        return t[:, lo:hi]
+    grouped = t.view(t.shape[0], groups, -1, *t.shape[2:])[:, :, lo:hi]
+    return grouped.reshape(t.shape[0], -1, *t.shape[2:])
+
+
 class _Correlation(torch.autograd.Function):
     """Valid, stride-1 cross-correlation of a padded input by overlap-save, with gradients
     computed by transforms as well (the spectra of the forward pass are reused)."""
@@ -276,11 +303,23 @@ class _Correlation(torch.autograd.Function):
         kernel = kernel.reshape(groups, opg, ipg, *kernel.shape[2:])
         spectrum = torch.fft.rfftn(tiling.cut(x), s=tiling.blocks, dim=dims)
         spectrum = spectrum.reshape(n, groups, ipg, *spectrum.shape[2:])
-        product = _apply(spectrum, kernel.conj(), nd)
-        if bias is not None:  # a constant output is a spike at frequency 0 of every block
-            dc: tuple[Any, ...] = (Ellipsis, *([0] * nd))
-            product[dc] += (bias.reshape(1, cout, *([1] * nd)) * math.prod(tiling.blocks))
-        out = tiling.join(torch.fft.irfftn(product, s=tiling.blocks, dim=dims))
+        out = x.new_empty(n, cout, *tiling.outputs)
+        grouped_out = out.view(n, groups, opg, *tiling.outputs)
+        conj = kernel.conj()
+        dc: tuple[Any, ...] = (Ellipsis, *([0] * nd))
+        for lo, hi in _chunks(tiling, n, groups, opg):
+            product = _apply(spectrum, conj[:, lo:hi], nd)
+            if bias is not None:  # a constant output is a spike at frequency 0 of every block
+                value = bias.view(groups, opg)[:, lo:hi].reshape(1, -1, *([1] * nd))
+                product[dc] += value * math.prod(tiling.blocks)
+            blocks = torch.fft.irfftn(product, s=tiling.blocks, dim=dims)
+            target = grouped_out[:, :, lo:hi]
+            if groups == 1:
+                tiling.join(blocks, target.view(n, hi - lo, *tiling.outputs))
+            else:
+                part = x.new_empty(n, groups * (hi - lo), *tiling.outputs)
+                tiling.join(blocks, part)
+                target.copy_(part.view(n, groups, hi - lo, *tiling.outputs))
         ctx.tiling, ctx.dilation, ctx.groups = tiling, dilation, groups
         ctx.weight_shape = weight.shape
         ctx.has_bias = bias is not None
@@ -296,15 +335,24 @@ class _Correlation(torch.autograd.Function):
         dims = tuple(range(-nd, 0))
         groups = ctx.groups
         n, cout = grad.shape[:2]
-        g = torch.fft.rfftn(tiling.place(grad), s=tiling.blocks, dim=dims)
-        g = g.reshape(n, groups, cout // groups, *g.shape[2:])
+        opg = cout // groups
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        dx: torch.Tensor | None = None
+        dk_parts = []
+        for lo, hi in _chunks(tiling, n, groups, opg):
+            g = torch.fft.rfftn(tiling.place(_channels(grad, groups, lo, hi)),
+                                s=tiling.blocks, dim=dims)
+            g = g.reshape(n, groups, hi - lo, *g.shape[2:])
+            if need_x:
+                part = _apply(g, kernel[:, lo:hi].transpose(1, 2), nd)
+                dx = part if dx is None else dx.add_(part)
+            if need_w:
+                dk_parts.append(_kernel_grad(g, spectrum, nd))
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            dx = _apply(g, kernel.transpose(1, 2), nd)  # (n, groups * ipg, *tiles, *freq)
-            dx = torch.fft.irfftn(dx, s=tiling.blocks, dim=dims)
-            grad_x = tiling.overlap_add(dx)
-        if ctx.needs_input_grad[1]:
-            dk = _kernel_grad(g, spectrum, nd)
+        if dx is not None:
+            grad_x = tiling.overlap_add(torch.fft.irfftn(dx, s=tiling.blocks, dim=dims))
+        if need_w:
+            dk = torch.cat(dk_parts, dim=1)  # (groups, opg, ipg, *freq)
             dk = torch.fft.irfftn(dk.reshape(cout, -1, *dk.shape[3:]), s=tiling.blocks,
                                   dim=dims)
             index = (..., *[slice(0, s, d) for s, d in zip(tiling.spans, ctx.dilation,
@@ -331,10 +379,24 @@ def _apply(spectrum: torch.Tensor, kernel: torch.Tensor, nd: int) -> torch.Tenso
 
 
 def _kernel_grad(grad: torch.Tensor, spectrum: torch.Tensor, nd: int) -> torch.Tensor:
-    """``sum_{n, tiles} conj(grad[n, g, o, ...]) * spectrum[n, g, i, ...]`` -> ``(g, o, i, *f)``."""
-    dims = (0, *range(3, 3 + nd))
+    """``sum_{n, tiles} conj(grad[n, g, o, ...]) * spectrum[n, g, i, ...]`` -> ``(g, o, i, *f)``.
+
+    One input channel per group: in-place multiply-adds over the batch and the tiles (no
+    temporary as large as the spectra); otherwise one product per input channel.
+    """
+    n, groups, opg = grad.shape[:3]
+    ipg = spectrum.shape[2]
     conj = grad.conj()
-    parts = [(conj * spectrum[:, :, i:i + 1]).sum(dim=dims) for i in range(spectrum.shape[2])]
+    if ipg == 1:
+        flat_g = conj.reshape(n, groups, opg, -1, *conj.shape[3 + nd:])
+        flat_x = spectrum.reshape(n, groups, 1, -1, *spectrum.shape[3 + nd:])
+        out = flat_g.new_zeros(groups, opg, 1, *flat_g.shape[4:])
+        for b in range(n):
+            for t in range(flat_g.shape[3]):
+                out.addcmul_(flat_g[b, :, :, t].unsqueeze(2), flat_x[b, :, :, t].unsqueeze(1))
+        return out
+    dims = (0, *range(3, 3 + nd))
+    parts = [(conj * spectrum[:, :, i:i + 1]).sum(dim=dims) for i in range(ipg)]
     return torch.stack(parts, dim=2)
 
 

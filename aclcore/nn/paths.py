@@ -265,17 +265,23 @@ def choose_plan(
         rows = range(b.start, b.start + b.count)
         sep_cost[b.name] = separable_cost(shape, _width(rows, opg), _touched(rows, opg),
                                           b.shared, model)
-    best, best_cost = Plan(), direct
+    every = range(shape.out_channels)
+    candidates = [(Plan((), "fft", _blocks_for("fft", shape, every, opg, model)),
+                   _bank_cost("fft", shape, every, opg, model))]
     for bank in ("direct", "fft"):
         # each separable block takes the cheaper of its two ways; the rest share one bank conv
         chosen = [b.name for b in eligible if sep_cost[b.name] < _bank_cost(
             bank, shape, range(b.start, b.start + b.count), opg, model) - model.call]
+        if not chosen:
+            continue  # the plain direct or FFT plan
         others = [r for b in blocks if b.name not in chosen
                   for r in range(b.start, b.start + b.count)]
         cost = sum(sep_cost[name] for name in chosen)
         cost += _bank_cost(bank, shape, others, opg, model) if others else 0.0
-        plan = Plan(tuple(chosen), bank if others else None,
-                    _blocks_for(bank, shape, others, opg, model))
+        candidates.append((Plan(tuple(chosen), bank if others else None,
+                                _blocks_for(bank, shape, others, opg, model)), cost))
+    best, best_cost = Plan(), direct
+    for plan, cost in candidates:
         estimates[plan.describe()] = cost
         if cost < best_cost and cost <= MARGIN * direct:
             best, best_cost = plan, cost
