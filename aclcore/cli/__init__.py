@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from aclcore.cli.bench import add_bench_command
 from aclcore.cli.export import add_export_command
 from aclcore.cli.families import add_families_command, add_show_command
 from aclcore.cli.fit import add_fit_command
@@ -36,6 +37,7 @@ SUBCOMMANDS: list[_AddCommand] = [
     add_fit_command,
     add_train_command,
     add_new_plugin_command,
+    add_bench_command,
 ]
 
 

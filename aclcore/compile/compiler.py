@@ -268,26 +268,44 @@ class CompiledFamily:
         """:meth:`__call__` for inputs already checked: floating tensors, one per coordinate
         and exactly the family's AKPs (what :func:`aclcore.nn.functional.sample_kernels`
         hands over after its own checks, so nothing is checked twice per sampling)."""
-        fam = self.family
         cs, ps = coords, params
         cache = self._core.grid_cache
         grid = cache.lookup(cs) if cache is not None else None
         out: torch.Tensor = self.function(cs, ps, grid)
-        if check_finite and not torch.compiler.is_compiling():
-            try:
-                # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
-                # non-finite; only then (or on overflow of the sum) is the full check done
-                bad = not bool(torch.isfinite(out.detach().sum())) and not bool(
-                    torch.isfinite(out).all())
-            except RuntimeError as err:  # e.g. torch.func.vmap: no data-dependent control
-                raise ConfigError(
-                    f"family {fam.name!r}: the finite check reads values, which this "
-                    "transform (e.g. torch.func.vmap) does not allow; pass check_finite=False "
-                    "(a layer: AnalyticConv2d(..., check_finite=False))"
-                ) from err
-            if bad:
-                raise NonFiniteKernelError(_describe_non_finite(fam, out, cs, ps))
+        if check_finite:
+            self.check_finite(out, cs, ps)
         return out
+
+    def check_finite(
+        self,
+        out: torch.Tensor,
+        coords: Sequence[torch.Tensor],
+        params: Mapping[str, torch.Tensor],
+        *,
+        reduced: torch.Tensor | None = None,
+    ) -> None:
+        """Raise :class:`NonFiniteKernelError` where ``out`` (this family's values at
+        ``coords``, ``params``) is NaN or infinite; nothing while ``torch.compile`` traces.
+
+        ``reduced``: a reduction of ``out`` the caller has computed anyway that is non-finite
+        wherever ``out`` is (e.g. per-kernel sums), tested instead of a pass over ``out``.
+        """
+        if torch.compiler.is_compiling():
+            return
+        fam = self.family
+        try:
+            # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
+            # non-finite; only then (or on overflow of the sum) is the full check done
+            probe = out.detach().sum() if reduced is None else reduced.detach().sum()
+            bad = not bool(torch.isfinite(probe)) and not bool(torch.isfinite(out).all())
+        except RuntimeError as err:  # e.g. torch.func.vmap: no data-dependent control
+            raise ConfigError(
+                f"family {fam.name!r}: the finite check reads values, which this "
+                "transform (e.g. torch.func.vmap) does not allow; pass check_finite=False "
+                "(a layer: AnalyticConv2d(..., check_finite=False))"
+            ) from err
+        if bad:
+            raise NonFiniteKernelError(_describe_non_finite(fam, out, coords, params))
 
 
 def _as_float_tensor(value: torch.Tensor | float) -> torch.Tensor:

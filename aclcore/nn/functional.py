@@ -214,19 +214,26 @@ def sample_kernels(
             "the shape (count, in_per_group) or (count, 1)"
         )
     nd = fam.ndim
+    # a normalised bank is checked on the normalisation's per-kernel reduction (non-finite
+    # wherever the bank is) instead of a pass over the bank
+    check_now = check_finite and mode == "none"
     if discretization == "sample":
         coords = _cached(kernel_grid, size, dil, ndim=nd, dtype=dtype, device=device)
         ps = {n: v.reshape(*v.shape, *([1] * nd)) for n, v in values.items()}
-        kernels = compiled.evaluate(coords, ps, check_finite=check_finite)
+        kernels = compiled.evaluate(coords, ps, check_finite=check_now)
     else:
         coords, weights = _cached(cell_quadrature, size, dil, quadrature, ndim=nd, dtype=dtype,
                                           device=device)
         ps = {n: v.reshape(*v.shape, *([1] * (2 * nd))) for n, v in values.items()}
-        dense = compiled.evaluate(coords, ps, check_finite=check_finite)
+        dense = compiled.evaluate(coords, ps, check_finite=check_finite)  # before the mean
         kernels = (dense * weights).sum(dim=tuple(range(-nd, 0)))
     kernels = kernels.expand(*lead, *size) if kernels.shape != (*lead, *size) else kernels
     if mode != "none":
         scale, offset = normalization(kernels, mode, nd)
+        if check_finite and discretization == "sample":
+            # 1/scale is the (floored) sum or norm: inf or NaN where the kernel is
+            reduced = offset if mode == "zero_mean" else scale.reciprocal()
+            compiled.check_finite(kernels, coords, ps, reduced=reduced)
         # the same values as (kernels + offset) * scale, without a pass over the bank for
         # the unit scale of "zero_mean" or the zero offset of "sum" and "l2"
         kernels = kernels + offset if mode == "zero_mean" else kernels * scale
