@@ -1,8 +1,10 @@
 """Training-step time of the AnaNN against the CNN baseline, interleaved in one process.
 
 Epoch times measured in separate runs on a shared CPU mostly measure the other processes; this
-benchmark alternates one AdamW step (forward, backward, update; LeNet, MNIST-sized batch) of
-each model, so both see the same load, and reports the median step times and their ratio.
+benchmark alternates AdamW steps (forward, backward, update; LeNet, MNIST-sized batch) of
+each model round by round with the timing rule of :mod:`aclcore.bench.harness` (CPU time of
+the thread with one torch thread), and reports the median step times and the median and
+interquartile range of the per-round ratio (target <= 1.05).
 
 Run: ``python benchmarks/bench_train_step.py [--steps 60] [--batch 64] [--threads 1]``
 """
@@ -10,28 +12,11 @@ Run: ``python benchmarks/bench_train_step.py [--steps 60] [--batch 64] [--thread
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
-import torch
-import torch.nn.functional as F
+from aclcore.bench.harness import torch_threads
+from aclcore.bench.network import measure_train_step
 
-from aclcore.models import PLAIN, analytic_preset, build_model
-
-
-def _stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], float]:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def step() -> float:
-        begin = time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        opt.step()
-        return time.perf_counter() - begin
-
-    return step
+REPEATS = 3  # steps per model and round
 
 
 def main() -> None:
@@ -41,26 +26,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 1, 28, 28, generator=gen)
-    y = torch.randint(0, 10, (args.batch,), generator=gen)
-    steps = {
-        name: _stepper(build_model("lenet", specs, image_shape=(1, 28, 28), num_classes=10,
-                                   seed=0), x, y)
-        for name, specs in (("cnn", PLAIN), ("analytic", analytic_preset("lenet")))
-    }
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for i in range(args.steps + 5):
-        for name, step in steps.items():
-            t = step()
-            if i >= 5:  # warm-up
-                times[name].append(t)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    for name, value in med.items():
+    with torch_threads(args.threads or None):
+        c = measure_train_step(batch=args.batch, rounds=max(args.steps // REPEATS, 1),
+                               repeats=REPEATS)
+    for name in ("cnn", "analytic"):
+        value = c.time(name).median
         print(f"{name:9s} median step {1000 * value:7.1f} ms  ({args.batch / value:6.0f} img/s)")
-    print(f"analytic / cnn = {med['analytic'] / med['cnn']:.2f} (threads {args.threads}, "
-          f"batch {args.batch}, {args.steps} steps each, interleaved)")
+    ratio = c.ratio("analytic")
+    print(f"analytic / cnn = {ratio.median:.3f} [IQR {ratio.q25:.3f}, {ratio.q75:.3f}] "
+          f"(threads {args.threads}, batch {args.batch}, {args.steps} steps each, interleaved, "
+          f"{c.clock} clock)")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from aclcore.bench import banks, compiletime, fitting, layers, network, startup
 from aclcore.bench.harness import Comparison, Stats
 from aclcore.plugins.registry import families
 
-__all__ = ["DEFAULT", "FULL", "GROUPS", "QUICK", "Row", "SuiteConfig", "format_rows",
-           "run_suite"]
+__all__ = ["BANK_SIZES", "DEFAULT", "FULL", "GROUPS", "QUICK", "Row", "SuiteConfig",
+           "bank_rows", "compile_rows", "format_rows", "run_suite", "time_rows"]
 
 #: The groups of the suite, in the order they run.
 GROUPS = ("bank", "layer", "network", "compile", "startup", "fit")
@@ -32,8 +32,8 @@ GROUPS = ("bank", "layer", "network", "compile", "startup", "fit")
 #: The families whose banks :data:`FULL` and :data:`DEFAULT` measure (acl-classic).
 CLASSIC = ("gaussian", "anisotropic_gaussian", "gaussian_1d", "gaussian_3d", "gaussian_d1",
            "gaussian_d2", "log", "dog", "gabor", "sinusoid", "gabor_1d", "sinc_bandpass")
-#: Kernel size per family dimension: 7x7, 31 taps, 5x5x5.
-_BANK_SIZES = {1: 31, 2: 7, 3: 5}
+#: Kernel size of the bank benchmark per family dimension: 7x7, 31 taps, 5x5x5.
+BANK_SIZES = {1: 31, 2: 7, 3: 5}
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,9 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def _time_rows(group: str, case: str, c: Comparison, subjects: dict[str, str], baseline: str,
-               target: float | None = None) -> list[Row]:
+def time_rows(group: str, case: str, c: Comparison, subjects: dict[str, str], baseline: str,
+              target: float | None = None) -> list[Row]:
+    """One row per ``subjects`` entry (case name -> label): its ratio to ``c``'s baseline."""
     base = c.time(c.baseline).median
     return [Row(group, case, label, baseline, c.ratio(name),
                 f"{_ms(c.time(name).median)} vs {_ms(base)}", target)
@@ -117,37 +118,43 @@ def _missing_classic() -> str:
     return "" if "gabor" in families() else "skipped: acl-classic not installed"
 
 
-def _bank_rows(cfg: SuiteConfig) -> list[Row]:
+def bank_rows(names: tuple[str, ...], *, count: tuple[int, int] = (64, 64), rounds: int = 11,
+              repeats: int = 3) -> list[Row]:
+    """The issue's Gabor figure and every generator's bank of each family of ``names``; the
+    targets attached when ``count`` is the issue's 64 x 64."""
     rows: list[Row] = []
-    if (why := _missing_classic()):
-        return [Row("bank", "classic families", "aclcore", "hand-written", skipped=why)]
-    issue = banks.measure_issue_gabor(count=cfg.bank_count, rounds=cfg.rounds,
-                                      repeats=cfg.repeats)
-    case = f"issue Gabor {cfg.bank_count[0]}x{cfg.bank_count[1]}x7x7 fwd+bwd"
-    issue_size = cfg.bank_count == (64, 64)  # the issue's targets are for 4096 kernels
-    rows += _time_rows("bank", case, issue, {"aclcore": "aclcore"}, "lambdify",
-                       0.6 if issue_size else None)
-    rows += _time_rows("bank", case, issue, {"hand-written": "hand-written"}, "lambdify")
-    for name in cfg.bank_families:
+    issue = banks.measure_issue_gabor(count=count, rounds=rounds, repeats=repeats)
+    case = f"issue Gabor {count[0]}x{count[1]}x7x7 fwd+bwd"
+    issue_size = count == (64, 64)  # the issue's targets are for 4096 kernels
+    rows += time_rows("bank", case, issue, {"aclcore": "aclcore"}, "lambdify",
+                      0.6 if issue_size else None)
+    rows += time_rows("bank", case, issue, {"hand-written": "hand-written"}, "lambdify")
+    for name in names:
         nd = families()[name].ndim
-        size = _BANK_SIZES[nd]
-        result = banks.measure_bank(name, count=cfg.bank_count, size=size, rounds=cfg.rounds,
-                                    repeats=cfg.repeats)
-        case = f"{name} {cfg.bank_count[0]}x{cfg.bank_count[1]}x{'x'.join([str(size)] * nd)}"
+        size = BANK_SIZES[nd]
+        result = banks.measure_bank(name, count=count, size=size, rounds=rounds,
+                                    repeats=repeats)
+        case = f"{name} {count[0]}x{count[1]}x{'x'.join([str(size)] * nd)}"
         c = result.comparison
         for gen in banks.GENERATORS:
             if gen == "hand-written":
                 continue
-            if gen in result.skipped or c is None or gen not in c.times:
-                reason = result.skipped.get(gen, "")
-                if gen == "kornia" and not reason:
-                    continue  # kornia has Gaussians only
+            if c is not None and gen in c.times:
+                rows += time_rows("bank", case, c, {gen: gen}, "hand-written",
+                                  1.0 if gen == "aclcore" and issue_size else None)
+            elif gen in result.skipped:
+                rows.append(Row("bank", case, gen, "hand-written", skipped=result.skipped[gen]))
+            elif gen == "aclcore" or (gen != "kornia" and c is None):
                 rows.append(Row("bank", case, gen, "hand-written",
-                                skipped=reason or "skipped: hand-written baseline failed"))
-                continue
-            rows += _time_rows("bank", case, c, {gen: gen}, "hand-written",
-                               1.0 if gen == "aclcore" and issue_size else None)
+                                skipped="skipped: the hand-written baseline failed its check"))
     return rows
+
+
+def _bank_rows(cfg: SuiteConfig) -> list[Row]:
+    if (why := _missing_classic()):
+        return [Row("bank", "classic families", "aclcore", "hand-written", skipped=why)]
+    return bank_rows(cfg.bank_families, count=cfg.bank_count, rounds=cfg.rounds,
+                     repeats=cfg.repeats)
 
 
 def _layer_rows(cfg: SuiteConfig) -> list[Row]:
@@ -160,8 +167,8 @@ def _layer_rows(cfg: SuiteConfig) -> list[Row]:
         r = layers.measure_layer(case, rounds=cfg.rounds, repeats=cfg.repeats,
                                  quick=cfg.layer_quick, memory=cfg.layer_memory)
         conv = f"nn.Conv{case.ndim}d"
-        rows += _time_rows("layer", case.name, r.train, {"acl": "train step"}, conv)
-        rows += _time_rows("layer", case.name, r.eval, {"acl": "eval forward"}, conv)
+        rows += time_rows("layer", case.name, r.train, {"acl": "train step"}, conv)
+        rows += time_rows("layer", case.name, r.eval, {"acl": "eval forward"}, conv)
         if r.memory:
             ratio = r.memory["acl"] / r.memory["conv"]
             rows.append(Row("layer", case.name, "peak memory (train)", conv,
@@ -176,23 +183,28 @@ def _network_rows(cfg: SuiteConfig) -> list[Row]:
         return [Row("network", "LeNet train step", "AnaNN", "CNN", skipped=why)]
     c = network.measure_train_step(batch=cfg.network_batch, rounds=cfg.rounds,
                                    repeats=cfg.repeats)
-    return _time_rows("network", f"LeNet train step, batch {cfg.network_batch}", c,
+    return time_rows("network", f"LeNet train step, batch {cfg.network_batch}", c,
                       {"analytic": "AnaNN"}, "CNN", 1.05 if cfg.network_batch == 64 else None)
+
+
+def compile_rows(*, rounds: int = 11, repeats: int = 3, cold: bool = True) -> list[Row]:
+    """Compile time of the Gabor family (warm, cached; cold in fresh interpreters)."""
+    warm = compiletime.measure_warm(rounds=rounds, repeats=repeats)
+    rows = time_rows("compile", "gabor (warm: caches cleared)", warm,
+                     {"aclcore warm": "aclcore compile"}, "lambdify")
+    rows += time_rows("compile", "gabor (cached)", warm,
+                      {"aclcore cached": "aclcore compile"}, "lambdify")
+    if cold:
+        measured = compiletime.measure_cold(rounds=max(rounds // 5, 1))
+        rows += time_rows("compile", "gabor (cold: fresh interpreter)", measured,
+                          {"aclcore cold": "aclcore compile"}, "lambdify")
+    return rows
 
 
 def _compile_rows(cfg: SuiteConfig) -> list[Row]:
     if (why := _missing_classic()):
         return [Row("compile", "gabor", "aclcore", "lambdify", skipped=why)]
-    warm = compiletime.measure_warm(rounds=cfg.rounds, repeats=cfg.repeats)
-    rows = _time_rows("compile", "gabor (warm: caches cleared)", warm,
-                      {"aclcore warm": "aclcore compile"}, "lambdify")
-    rows += _time_rows("compile", "gabor (cached)", warm,
-                       {"aclcore cached": "aclcore compile"}, "lambdify")
-    if cfg.compile_cold:
-        cold = compiletime.measure_cold(rounds=max(cfg.rounds // 5, 1))
-        rows += _time_rows("compile", "gabor (cold: fresh interpreter)", cold,
-                           {"aclcore cold": "aclcore compile"}, "lambdify")
-    return rows
+    return compile_rows(rounds=cfg.rounds, repeats=cfg.repeats, cold=cfg.compile_cold)
 
 
 def _startup_rows(cfg: SuiteConfig) -> list[Row]:
