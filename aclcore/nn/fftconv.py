@@ -10,7 +10,7 @@ axis is the plain FFT convolution; smaller blocks keep the transform of a short 
 short (a 251-tap kernel over 16,000 samples needs 1,024-point transforms, not 16,384-point
 ones). Stride > 1 computes the stride-1 result and subsamples it (correct, not cheaper; the
 cost model of :mod:`aclcore.nn.paths` accounts for it). Half precision is computed in
-float32 and rounded once.
+float32 and rounded once; under autocast the result has autocast's dtype, like ``F.conv``.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ def fft_conv(
     ksize = tuple(weight.shape[2:])
     amounts = reversed_padding(pad, ksize, dil)
     out_dtype = torch.promote_types(input.dtype, weight.dtype)
+    if torch.is_autocast_enabled(input.device.type):  # what F.conv returns under autocast
+        out_dtype = torch.get_autocast_dtype(input.device.type)
     work = torch.promote_types(out_dtype, torch.float32)
     x = input.to(work)
     if any(amounts):

@@ -413,8 +413,21 @@ class AnalyticConvNd(nn.Module):
                 parts.append(self._block_kernels(self.analytic[b.name]))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
+    def _layout(self, rows: Sequence[int]) -> RowLayout:
+        """The grouped arrangement of output ``rows`` (memoised per layer)."""
+        key = tuple(rows)
+        layout = self._paths.layouts.get(key)
+        if layout is None:
+            layout = RowLayout.build(key, self.out_channels // self.groups, self.in_per_group)
+            self._paths.layouts[key] = layout
+        return layout
+
     def _forward_plan(self, input: torch.Tensor, plan: Plan) -> torch.Tensor:
         """The convolution by ``plan``'s paths (see :mod:`aclcore.nn.paths`)."""
+        if not plan.separable and plan.bank == "fft":
+            return fft_conv(input, self._bank(), self.bias, self.stride, self.padding,
+                            self.dilation, self.groups, self.padding_mode,
+                            blocks=plan.fft_blocks)
         nd = self._ndim
         unbatched = input.dim() == nd + 1
         x = input.unsqueeze(0) if unbatched else input
@@ -422,7 +435,6 @@ class AnalyticConvNd(nn.Module):
         if any(pads):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             x = F.pad(x, pads, mode=mode)
-        opg, ipg = self.out_channels // self.groups, self.in_per_group
         like = self._like()
         parts: dict[str, torch.Tensor] = {}
         for name in plan.separable:
@@ -435,31 +447,34 @@ class AnalyticConvNd(nn.Module):
                 check_finite=self.check_finite and like.device.type != "meta",
                 dtype=like.dtype, device=like.device)
             gains = block.gains()
-            amplitude = scale if gains is None else scale * gains
-            amplitude = amplitude.expand(block.count, ipg)
-            layout = RowLayout.build(range(mosaic.start, mosaic.start + mosaic.count), opg, ipg)
-            parts[name] = separable_conv(x, per_axis, amplitude, layout, self.stride,
-                                         self.dilation)
+            amplitude = (scale if gains is None else scale * gains).expand(
+                block.count, self.in_per_group)
+            layout = self._layout(range(mosaic.start, mosaic.start + mosaic.count))
+            piece = separable_conv(x, per_axis, amplitude, layout, self.stride, self.dilation)
+            if self.bias is not None:
+                own = self.bias[mosaic.start:mosaic.start + mosaic.count]
+                piece = piece + own.to(piece.dtype).reshape(-1, *([1] * nd))
+            parts[name] = piece
         if plan.bank is not None:
             rest = [b for b in self.mosaic if b.name not in plan.separable]
-            weight = self._rows_bank(rest)
-            layout = RowLayout.build([r for b in rest for r in range(b.start, b.start + b.count)],
-                                     opg, ipg)
-            inputs, spread = layout.inputs(x), layout.spread(weight)
+            layout = self._layout([r for b in rest for r in range(b.start, b.start + b.count)])
+            weight = layout.spread(self._rows_bank(rest))
+            bias: torch.Tensor | None = None
+            if self.bias is not None:
+                bias = layout.spread(torch.cat([self.bias[b.start:b.start + b.count]
+                                                for b in rest]))
+            inputs, groups = layout.inputs(x), len(layout.groups)
             if plan.bank == "fft":
-                y = fft_conv(inputs, spread, None, self.stride, 0, self.dilation,
-                             len(layout.groups), blocks=plan.fft_blocks)
+                y = fft_conv(inputs, weight, bias, self.stride, 0, self.dilation, groups,
+                             blocks=plan.fft_blocks)
             else:
-                y = _CONV_FN[nd](inputs, spread, None, self.stride, 0, self.dilation,
-                                 len(layout.groups))
+                y = _CONV_FN[nd](inputs, weight, bias, self.stride, 0, self.dilation, groups)
             y = layout.gather(y)
             for b, piece in zip(rest, torch.split(y, [b.count for b in rest], dim=1),
                                 strict=True):
                 parts[b.name] = piece
         ordered = [parts[b.name] for b in self.mosaic]
         out = ordered[0] if len(ordered) == 1 else torch.cat(ordered, dim=1)
-        if self.bias is not None:
-            out = out + self.bias.to(out.dtype).reshape(-1, *([1] * nd))
         return out.squeeze(0) if unbatched else out
 
     def _conv_forward(
@@ -583,17 +598,18 @@ def _missing(name: str) -> CompiledFactors:
 
 
 class _PathState:
-    """Per-layer memo of the separable factors and the plans (never part of the state).
+    """Per-layer memo of the separable factors, plans and row layouts (never in the state).
 
     A plain attribute like the bank cache: copies and pickles start empty (the factors hold
     generated functions, which do not pickle; they are found again on first use).
     """
 
-    __slots__ = ("factors", "plans")
+    __slots__ = ("factors", "layouts", "plans")
 
     def __init__(self) -> None:
         self.factors: dict[str, CompiledFactors | None] | None = None
         self.plans: dict[tuple[Any, ...], Plan] = {}
+        self.layouts: dict[tuple[int, ...], RowLayout] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
