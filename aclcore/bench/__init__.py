@@ -10,5 +10,6 @@
 * :mod:`.startup` -- ``acl`` commands and ``import aclcore`` + discovery against
   ``import torch``;
 * :mod:`.fitting` -- fitting throughput of :func:`aclcore.fit.fit_kernels`;
+* :mod:`.profiling` -- what dominates a figure (torch profiler, cProfile, ``-X importtime``);
 * :mod:`.suite` -- the groups together, the sizes of ``acl bench`` and of the docs, the table.
 """

@@ -28,7 +28,8 @@ from torch import nn
 from aclcore.bench.harness import Comparison, compare
 from aclcore.nn.layers import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d
 
-__all__ = ["LAYER_CASES", "LayerCase", "LayerResult", "measure_layer", "peak_memory"]
+__all__ = ["LAYER_CASES", "LayerCase", "LayerResult", "build_pair", "eval_step", "measure_layer",
+           "peak_memory", "train_step"]
 
 _ACL: dict[int, Any] = {1: AnalyticConv1d, 2: AnalyticConv2d, 3: AnalyticConv3d}
 _CONV: dict[int, Any] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -74,7 +75,8 @@ class LayerResult:
     memory: dict[str, float]
 
 
-def _train_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
+def train_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
+    """One SGD training step of ``layer`` on ``inp`` (mean-square loss), as a callable."""
     opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -85,7 +87,9 @@ def _train_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def _eval_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
+def eval_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
+    """One forward of ``layer`` on ``inp`` under ``torch.no_grad``, as a callable."""
+
     def step() -> None:
         with torch.no_grad():
             layer(inp)
@@ -127,23 +131,30 @@ def peak_memory(step: Callable[[], None]) -> float:
     return float(max(sum(s) for s in sizes))
 
 
-def measure_layer(case: LayerCase, *, rounds: int = 11, repeats: int = 3, quick: bool = False,
-                  memory: bool = True, seed: int = 0) -> LayerResult:
-    """Time and profile ``case`` (ACL vs ``nn.ConvNd``); ``quick``: the small batch."""
+def build_pair(case: LayerCase, *, quick: bool = False, seed: int = 0
+               ) -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    """``(nn.ConvNd, the ACL, an input)`` of ``case`` (``quick``: the small batch)."""
     torch.manual_seed(seed)
     batch = case.quick_batch if quick else case.batch
     inp = torch.randn(batch, case.cin, *case.size)
     pad = case.kernel // 2
     conv = _CONV[case.ndim](case.cin, case.cout, case.kernel, padding=pad)
     acl = _ACL[case.ndim](case.cin, case.cout, case.kernel, padding=pad, families=case.families)
-    train = compare({"conv": _train_step(conv, inp), "acl": _train_step(acl, inp)},
+    return conv, acl, inp
+
+
+def measure_layer(case: LayerCase, *, rounds: int = 11, repeats: int = 3, quick: bool = False,
+                  memory: bool = True, seed: int = 0) -> LayerResult:
+    """Time and profile ``case`` (ACL vs ``nn.ConvNd``); ``quick``: the small batch."""
+    conv, acl, inp = build_pair(case, quick=quick, seed=seed)
+    train = compare({"conv": train_step(conv, inp), "acl": train_step(acl, inp)},
                     baseline="conv", rounds=rounds, repeats=repeats)
     conv.eval()
     acl.eval()
-    evals = compare({"conv": _eval_step(conv, inp), "acl": _eval_step(acl, inp)},
+    evals = compare({"conv": eval_step(conv, inp), "acl": eval_step(acl, inp)},
                     baseline="conv", rounds=rounds, repeats=repeats)
     conv.train()
     acl.train()
-    peaks = ({name: peak_memory(_train_step(m, inp)) for name, m in (("conv", conv), ("acl", acl))}
+    peaks = ({name: peak_memory(train_step(m, inp)) for name, m in (("conv", conv), ("acl", acl))}
              if memory else {})
     return LayerResult(case, train, evals, peaks)

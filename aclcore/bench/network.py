@@ -16,10 +16,12 @@ import torch.nn.functional as F
 from aclcore.bench.harness import Comparison, compare
 from aclcore.models import PLAIN, analytic_preset, build_model
 
-__all__ = ["measure_train_step"]
+__all__ = ["measure_train_step", "train_stepper"]
 
 
-def _stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+def train_stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
+                  ) -> Callable[[], None]:
+    """One AdamW step of ``model`` on the batch ``(x, y)`` (cross-entropy), as a callable."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -38,7 +40,7 @@ def measure_train_step(*, batch: int = 64, rounds: int = 11, repeats: int = 3,
     x = torch.randn(batch, 1, 28, 28, generator=gen)
     y = torch.randint(0, 10, (batch,), generator=gen)
     steps = {
-        name: _stepper(build_model("lenet", specs, image_shape=(1, 28, 28), num_classes=10,
+        name: train_stepper(build_model("lenet", specs, image_shape=(1, 28, 28), num_classes=10,
                                    seed=seed), x, y)
         for name, specs in (("cnn", PLAIN), ("analytic", analytic_preset("lenet")))
     }

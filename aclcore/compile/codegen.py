@@ -101,6 +101,7 @@ class Emitter:
         self.rewritten = False
         self._symbols = dict(symbol_vars)
         self._splits: dict[sp.Basic, LinearForm | None] = {}
+        self._kinds: dict[sp.Basic, int] = {}
         self._stacks: dict[tuple[sp.Basic, ...], str] = {}
         self.scopes: list[Scope] = [Scope(mask=None)]
         for sym, var in symbol_vars.items():
@@ -273,10 +274,12 @@ class Emitter:
         mixed sub-expressions have the full bank shape; combining within a class first keeps
         the number of full-size operations minimal.
         """
-        syms = expr.free_symbols
-        has_c = bool(syms & self.coords)
-        has_p = bool(syms - self.coords)
-        return (1 if has_p else 0) + (2 if has_c else 0)
+        kind = self._kinds.get(expr)
+        if kind is None:  # memoised: free_symbols walks the whole sub-tree every time
+            syms = expr.free_symbols
+            kind = (1 if syms - self.coords else 0) + (2 if syms & self.coords else 0)
+            self._kinds[expr] = kind
+        return kind
 
     # -- linear forms -----------------------------------------------------------------------
     def _split(self, expr: sp.Basic) -> LinearForm | None:
