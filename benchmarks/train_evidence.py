@@ -189,7 +189,7 @@ def figures(root: Path, out: Path) -> None:
     shutil.copy(root / "main" / "seed0" / "kernels.png", out / "results_kernels.png")
     model = load_checkpoint(root / "main" / "seed0").module
     x, y = sp.symbols("x y", real=True)
-    for path, picks in (("conv1", [(0, 0), (1, 0)]), ("conv2", [(0, 0)])):
+    for path, picks in (("conv1", [(0, 0)]), ("conv2", [(0, 0), (32, 0)])):
         layer = model[path]
         table = layer.formulas()
         for o, i in picks:
