@@ -4,8 +4,8 @@ One unit of work is a bank of kernels of one family, forward and backward: the b
 tensors that require gradients, normalised as the family declares, and the gradients of every
 AKP for a fixed random upstream gradient (what a convolution hands back). The generators:
 
-* ``aclcore``: :func:`aclcore.nn.functional.sample_kernels`, what the layers call (finite
-  check on);
+* ``aclcore``: :func:`aclcore.nn.functional.sample_kernels` of the compiled family, what the
+  layers call (finite check on);
 * ``hand-written``: the family written directly in torch (:data:`HAND_WRITTEN`), as an
   engineer would, with the grid built once; the baseline of every ratio;
 * ``lambdify``: :func:`sympy.lambdify` of the family's formula with ``modules="torch"``;
@@ -262,8 +262,10 @@ def _sympytorch_bank(family: KernelFamily) -> Bank:
 
 def _generators(family: KernelFamily, size: tuple[int, ...], skipped: dict[str, str]
                 ) -> dict[str, Bank]:
+    compiled = compile_family(family)  # as the layers hold it: no cache look-up per bank
+
     def acl(c: tuple[torch.Tensor, ...], a: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return sample_kernels(family, a, size)
+        return sample_kernels(compiled, a, size)
 
     gens: dict[str, Bank] = {"aclcore": acl, "hand-written": HAND_WRITTEN[family.name]}
     try:
