@@ -82,6 +82,17 @@ def linear_features(
     return torch.stack(rows).reshape(len(rows), -1), shape
 
 
+def _exact_matmul(matrix: torch.Tensor) -> bool:
+    """Whether a float32 matrix product runs in float32 (not TF32 or bfloat16, which
+    ``torch.set_float32_matmul_precision("high")`` allows): only then is it the sum of
+    products it stands for, to rounding."""
+    if matrix.dtype != torch.float32:
+        return True
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    return not (matrix.is_cuda and torch.backends.cuda.matmul.allow_tf32)
+
+
 def _lead_weights(coefficients: Sequence[torch.Tensor], nf: int
                   ) -> tuple[tuple[int, ...] | None, torch.Tensor]:
     """Coefficients of different shapes broadcast and stacked along a last axis: ``(lead,
@@ -111,12 +122,13 @@ def linear_form(
     """``sum(c * m for c, m in zip(coefficients, features))`` (``m`` None: the constant 1).
 
     ``stacked`` is :func:`linear_features` of ``features``. When every coefficient has size
-    1 along the grid's dimensions the sum is one matrix product; otherwise the terms are
-    multiplied and added one by one.
+    1 along the grid's dimensions the sum is one matrix product; otherwise (and where float32
+    matrix products may round to TF32 or bfloat16) the terms are multiplied and added one by
+    one.
     """
     matrix, shape = stacked
     nf = len(shape)
-    if matrix.shape[1] > 1:  # more than one tap: one matrix product where the layout allows
+    if matrix.shape[1] > 1 and _exact_matmul(matrix):  # several taps: one matrix product
         first = coefficients[0]
         kept = max(first.dim() - nf, 0)
         if all(c.shape == first.shape for c in coefficients) and first.shape[kept:].numel() == 1:

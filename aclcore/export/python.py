@@ -275,6 +275,7 @@ def to_python(obj: object) -> str:
     w = _Writer()
     for alias, fn in (("_anchor", compiler._anchor), ("broadcast_shape", gridops.broadcast_shape),
                       ("_finish", compiler._finish), ("linear_features", gridops.linear_features),
+                      ("_exact_matmul", gridops._exact_matmul),
                       ("_lead_weights", gridops._lead_weights),
                       ("linear_form", gridops.linear_form), ("is_wide", gridops.is_wide)):
         w.helpers.append(_source(fn))

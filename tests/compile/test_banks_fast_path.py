@@ -204,3 +204,21 @@ def test_vmap_over_the_akps_of_a_large_bank(wide_bank: None) -> None:
                                           check_finite=False))(sigmas)
     for i, s in enumerate(sigmas):
         torch.testing.assert_close(batched[i], c(grid, {"sigma": s, "a": torch.tensor(0.3)}))
+
+
+def test_reduced_precision_matmul_settings_do_not_change_the_bank(wide_bank: None) -> None:
+    # float32 "high" lets matrix products round to TF32/bfloat16: the forms then take the
+    # plain sum of products, so the bank is the same as with "highest"
+    fam = KernelFamily("gp", EXPRS["gabor"], (x, y),
+                       [Param(s, 1.0) for s in (sigma, gamma, lam, theta, psi)])
+    params = {n: torch.full((4, 3, 1, 1), VALUES[n]) for n in ("sigma", "gamma", "lambda",
+                                                               "theta", "psi")}
+    grid = kernel_grid((7, 7))
+    exact = compile_family(fam)(grid, params)
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        relaxed = compile_family(fam)(grid, params)
+    finally:
+        torch.set_float32_matmul_precision(before)
+    torch.testing.assert_close(relaxed, exact, rtol=1e-6, atol=1e-6)
