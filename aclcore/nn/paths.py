@@ -55,21 +55,33 @@ class CostModel:
     """Seconds per unit of work of each primitive (one CPU thread).
 
     Measured with ``benchmarks/calibrate_paths.py`` on the reference machine (2-core CPU VM,
-    torch 2.13.0+cpu, 1 thread, thread CPU time; medians over several shapes each).
+    torch 2.13.0+cpu, 1 thread, thread CPU time; medians over several shapes each, rounded;
+    the machine is shared, so single measurements wander by about 30 %).
     """
 
-    conv: float = 2.2e-11
-    """Per multiply-add of a dense ``F.conv`` (oneDNN)."""
+    conv: float = 2.0e-11
+    """Per multiply-add of a dense 2-D or 3-D ``F.conv`` (oneDNN)."""
+    conv1d: float = 3.5e-11
+    """Per multiply-add of a dense 1-D ``F.conv`` (torch runs these through its own
+    im2col + GEMM kernel: 2.3e-11 to 6.6e-11 measured)."""
     depthwise: float = 8.4e-11
     """Per multiply-add of a depthwise 1-D ``F.conv`` pass."""
     gemm: float = 2.4e-11
     """Per multiply-add of a batched matrix product (``einsum``/``bmm``)."""
-    fft: float = 1.05e-10
-    """Per ``n log2 n`` of a real FFT or its inverse (``n`` the points of one transform)."""
-    complex: float = 1.4e-9
+    fft: float = 1.2e-10
+    """Per ``n log2 n`` of a 1-D real FFT or its inverse (``n`` the points of one
+    transform)."""
+    fft_nd: float = 2.3e-10
+    """Per ``n log2 n`` of a 2-D or 3-D real FFT, with the copy of the blocks it reads."""
+    ifft_nd: float = 5.0e-10
+    """Per ``n log2 n`` of a 2-D or 3-D inverse real FFT (which copies its spectrum)."""
+    complex: float = 1.3e-9
     """Per complex multiply-add of two spectra (and the allocation of the result)."""
-    copy: float = 1.0e-9
+    copy: float = 1.5e-9
     """Per element copied (padding, tiles, permutations)."""
+    element: float = 2.0e-9
+    """Per output element written by a convolution (dense, 1x1 or depthwise): these passes
+    are memory-bound where they do few multiply-adds per output."""
     call: float = 8.6e-6
     """Per operator call."""
 
@@ -171,7 +183,9 @@ def direct_cost(shape: ConvShape, width: int, model: CostModel = CALIBRATION) ->
     """Estimated seconds of a direct convolution producing ``width`` output channels."""
     macs = (shape.batch * width * shape.in_per_group * math.prod(shape.kernel_size)
             * math.prod(shape.output))
-    return model.conv * macs + model.call
+    rate = model.conv1d if len(shape.kernel_size) == 1 else model.conv
+    return (rate * macs + model.element * shape.batch * width * math.prod(shape.output)
+            + model.call)
 
 
 def fft_blocks(shape: ConvShape, width: int, touched: int,
@@ -180,7 +194,8 @@ def fft_blocks(shape: ConvShape, width: int, touched: int,
     n, ipg = shape.batch, shape.in_per_group
     signals = n * touched * ipg + n * width
     return tuple(
-        fft_block(length, span, signals, width * ipg, n * width * ipg, model.complex / model.fft)
+        fft_block(length, span, signals, width * ipg, n * width * ipg,
+                  model.complex / (model.fft if len(shape.spans) == 1 else model.fft_nd))
         for length, span in zip(shape.padded, shape.spans, strict=True))
 
 
@@ -193,11 +208,16 @@ def fft_plan_cost(shape: ConvShape, width: int, touched: int,
     spectrum = points // blocks[-1] * (blocks[-1] // 2 + 1)
     tiles = math.prod(-(-(length - span + 1) // (block - span + 1)) for length, span, block
                       in zip(shape.padded, shape.spans, blocks, strict=True))
-    signals = n * touched * ipg + n * width
+    inputs, outputs = n * touched * ipg, n * width
     log = math.log2(max(points, 2))
-    transforms = signals * tiles * points * log + width * ipg * points * log
-    return (model.fft * transforms + model.complex * n * width * ipg * tiles * spectrum
-            + model.copy * signals * tiles * points + 10 * model.call)
+    if len(blocks) == 1:
+        forward, inverse = model.fft, model.fft
+    else:
+        forward, inverse = model.fft_nd, model.ifft_nd
+    transforms = (forward * (inputs * tiles + width * ipg) * points * log
+                  + inverse * outputs * tiles * points * log)
+    return (transforms + model.complex * n * width * ipg * tiles * spectrum
+            + model.copy * (inputs + outputs) * tiles * points + 10 * model.call)
 
 
 def separable_cost(shape: ConvShape, width: int, touched: int, shared: bool,
@@ -205,15 +225,18 @@ def separable_cost(shape: ConvShape, width: int, touched: int, shared: bool,
     """Estimated seconds of the separable path for one block of ``width`` arranged rows."""
     n, ipg, nd = shape.batch, shape.in_per_group, len(shape.kernel_size)
     current = list(shape.padded)
+    # sampling the 1-D factors, and the explicit padding of the input
+    total = model.call * (6 * nd + 6) + model.copy * n * touched * ipg * math.prod(current)
     if shared or ipg == 1:
-        total = model.conv * n * width * ipg * math.prod(current) + model.call if ipg > 1 \
-            else model.copy * n * width * math.prod(current)
+        planes = n * width * math.prod(current)
+        total += (model.conv * planes * ipg + model.element * planes + model.call if ipg > 1
+                  else model.copy * planes)
         for axis in range(nd):
             current[axis] = shape.output[axis]
-            total += model.depthwise * n * width * shape.kernel_size[axis] * math.prod(current)
-            total += model.call
+            planes = n * width * math.prod(current)
+            total += (model.depthwise * planes * shape.kernel_size[axis]
+                      + model.element * planes + model.call)
         return total
-    total = 0.0
     pairs = width * ipg
     for axis in range(nd):
         tile, tiles, window = toeplitz_tiles(shape.output[axis], shape.spans[axis],
@@ -223,8 +246,9 @@ def separable_cost(shape: ConvShape, width: int, touched: int, shared: bool,
             * window * others
         current[axis] = shape.output[axis]
         produced = n * (pairs if axis < nd - 1 else width) * math.prod(current)
+        # einsum copies its operands into matrix-product layout and its result back
         total += (model.gemm * n * pairs * tiles * tile * window * others
-                  + model.copy * (copied + produced) + 6 * model.call)
+                  + 2 * model.copy * (copied + produced) + 6 * model.call)
     return total
 
 
