@@ -12,25 +12,23 @@ Cases (the targets of issue 12, as ratios ACL / ``nn.ConvNd`` of the same shape)
 
 For each case, the rows are the ACL with ``path="auto"`` (the path the cost model chose is
 printed) and with ``path="direct"`` (the plain bank + ``F.conv``, so that "never slower than
-the direct path" can be read off), and ``nn.ConvNd`` fed an explicitly padded input
-(``F.pad`` + an unpadded convolution: oneDNN's own large paddings are slower on this CPU, so
-this is the faster plain convolution). Each ratio is the median over the rounds of
-``time(variant) / time(nn.ConvNd)`` measured in the same round (the variants alternate, so
-drifts of the machine hit all of them), with the 25 %-75 % spread of those paired ratios.
-A train step is zero_grad, forward, mean-square loss, backward, SGD step; an eval step is a
-forward under ``torch.no_grad`` (the ACL serves its bank from the eval cache).
+the direct path" can be read off: the last column is auto / direct), and ``nn.ConvNd`` fed
+an explicitly padded input (``F.pad`` + an unpadded convolution: oneDNN's own large paddings
+are slower on this CPU, so this is the faster plain convolution). A train step is zero_grad,
+forward, mean-square loss, backward, SGD step; an eval step is a forward under
+``torch.no_grad`` (the ACL serves its bank from the eval cache).
 
-With one thread (the default) times are the thread's CPU time (``time.thread_time``), which
-other processes on a shared machine do not inflate; with more threads, wall-clock time. No
-assertions: this is a measurement. ``python benchmarks/bench_large_kernels.py`` (about three
-minutes on 2 CPU cores; ``--quick`` for a smoke run).
+The timing rule is :mod:`aclcore.bench.harness`'s: alternating rounds, the ratio to
+``nn.ConvNd`` taken per round, median ``[q25, q75]`` over the rounds; with one torch thread
+(the default) the clock is the thread's CPU time, which other processes on a shared machine
+do not inflate. No assertions: this is a measurement. ``python
+benchmarks/bench_large_kernels.py`` (about three minutes on 2 CPU cores; ``--quick`` for a
+smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +40,7 @@ from torch import nn
 
 import aclcore
 from aclcore import KernelFamily, Param
+from aclcore.bench.harness import Comparison, compare, machine, torch_threads
 from aclcore.errors import UnknownFamilyError
 from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConvNd
 
@@ -139,62 +138,53 @@ def _eval_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def _rounds(steps: dict[str, Callable[[], None]], rounds: int,
-            clock: Callable[[], float]) -> dict[str, list[float]]:
-    for step in steps.values():  # warm-up: allocations, plans, the eval cache
-        step()
-        step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():  # alternate: drifts hit every variant alike
-            start = clock()
-            step()
-            times[name].append(clock() - start)
-    return times
+def _ratio(comparison: Comparison, name: str, baseline: str | None = None) -> str:
+    stats = comparison.ratio(name, baseline)
+    return f"{stats.median:.3f} [{stats.q25:.3f}, {stats.q75:.3f}]"
 
 
-def _summary(times: dict[str, list[float]], name: str) -> str:
-    base = times["nn.ConvNd"]
-    ratios = sorted(t / b for t, b in zip(times[name], base, strict=True))
-    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-    return f"{statistics.median(ratios):6.3f} [{q[0]:.3f}-{q[2]:.3f}]"
-
-
-def run(quick: bool = False) -> None:
+def run(quick: bool = False, rounds: int | None = None, repeats: int = 1) -> None:
     """Measure every case and print the table."""
-    threads = torch.get_num_threads()
-    clock = time.thread_time if threads == 1 else time.perf_counter
-    print(f"torch {torch.__version__}, {threads} thread(s), "
-          f"{'thread CPU time' if threads == 1 else 'wall-clock time'}")
-    print("ratio to nn.ConvNd of the same shape: median over rounds [25%-75% of the paired "
-          "ratios]; targets <= 0.5 (sincnet, gauss31)")
-    print(f"{'case':<15} {'variant':<17} {'path':<22} {'train':>21} {'eval':>21}  "
-          "nn.ConvNd median")
+    info = machine()
+    print(f"{info['cpu']}, {info['cores']} cores, load {info['load_average_1min']:.1f}; "
+          f"torch {info['torch']}, {info['torch_threads']} thread(s)")
+    print("ratio to nn.ConvNd of the same shape, median [q25, q75] over rounds; targets <= 0.5 "
+          "(sincnet, gauss31); auto/direct: ACL auto over ACL direct (<= 1: never slower)")
+    print(f"{'case':<15} {'variant':<17} {'path':<22} {'train':>22} {'eval':>22} "
+          f"{'auto/direct':>13}  nn.ConvNd median")
     for case in CASES:
         layers = _layers(case)
         inp = torch.randn(*case.input_shape)
-        rounds = 3 if quick else (15 if case.ndim == 1 else 5)
-        train = _rounds({n: _train_step(m, inp) for n, m in layers.items()}, rounds, clock)
+        count = rounds or (3 if quick else (15 if case.ndim == 1 else 5))
+        train = compare({n: _train_step(m, inp) for n, m in layers.items()},
+                        baseline="nn.ConvNd", rounds=count, repeats=repeats)
         for m in layers.values():
             m.eval()
-        evals = _rounds({n: _eval_step(m, inp) for n, m in layers.items()}, rounds, clock)
-        base_train = statistics.median(train["nn.ConvNd"]) * 1e3
-        base_eval = statistics.median(evals["nn.ConvNd"]) * 1e3
+        evals = compare({n: _eval_step(m, inp) for n, m in layers.items()},
+                        baseline="nn.ConvNd", rounds=count, repeats=repeats)
+        base = (f"{train.time('nn.ConvNd').median * 1e3:.1f} ms train, "
+                f"{evals.time('nn.ConvNd').median * 1e3:.1f} ms eval")
         for name, layer in layers.items():
             if name == "nn.ConvNd":
                 continue
             path = layer.plan(inp).describe() if isinstance(layer, AnalyticConvNd) else "-"
-            print(f"{case.name:<15} {name:<17} {path:<22} {_summary(train, name):>21} "
-                  f"{_summary(evals, name):>21}  {base_train:.1f} ms train, "
-                  f"{base_eval:.1f} ms eval")
+            versus = ""
+            if name == "ACL auto":
+                versus = (f"{train.ratio(name, 'ACL direct').median:.3f}/"
+                          f"{evals.ratio(name, 'ACL direct').median:.3f}")
+            print(f"{case.name:<15} {name:<17} {path:<22} {_ratio(train, name):>22} "
+                  f"{_ratio(evals, name):>22} {versus:>13}  {base}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds (smoke run)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="ratio samples (default: 15 for the 1-D case, 5 for the 2-D ones)")
+    parser.add_argument("--repeats", type=int, default=1, help="steps per case and round")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: thread CPU time, robust on a shared "
                         "machine; more threads are timed by the wall clock)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    run(args.quick)
+    with torch_threads(args.threads):
+        run(args.quick, args.rounds, args.repeats)

@@ -226,7 +226,13 @@ class _Tiling:
         *blocks)``, each block holding its ``valid`` points first (one copy)."""
         nd = len(self.lengths)
         n, c = grad.shape[:2]
-        out = grad.new_zeros(n, c, *self.tiles, *self.blocks)
+        if nd == 1:  # zero only what the copies below leave alone
+            out = grad.new_empty(n, c, *self.tiles, *self.blocks)
+            t, v, length = self.tiles[0], self.valid[0], self.outputs[0]
+            out[..., v:].zero_()
+            out[..., t - 1, length - (t - 1) * v:v].zero_()
+        else:
+            out = grad.new_zeros(n, c, *self.tiles, *self.blocks)
         for choice in self._parts():
             src, dst = grad, out
             for axis, (first, count, width) in enumerate(choice):
@@ -307,7 +313,7 @@ class _Correlation(torch.autograd.Function):
         spectrum = spectrum.reshape(n, groups, ipg, *spectrum.shape[2:])
         out = x.new_empty(n, cout, *tiling.outputs)
         grouped_out = out.view(n, groups, opg, *tiling.outputs)
-        conj = kernel.conj()
+        conj = kernel.conj().resolve_conj()  # small; a lazy conj would slow every product
         dc: tuple[Any, ...] = (Ellipsis, *([0] * nd))
         for lo, hi in _chunks(tiling, n, groups, opg):
             product = _apply(spectrum, conj[:, lo:hi], nd)
@@ -383,23 +389,25 @@ def _apply(spectrum: torch.Tensor, kernel: torch.Tensor, nd: int) -> torch.Tenso
 def _kernel_grad(grad: torch.Tensor, spectrum: torch.Tensor, nd: int) -> torch.Tensor:
     """``sum_{n, tiles} conj(grad[n, g, o, ...]) * spectrum[n, g, i, ...]`` -> ``(g, o, i, *f)``.
 
-    One input channel per group: in-place multiply-adds over the batch and the tiles (no
-    temporary as large as the spectra); otherwise one product per input channel.
+    Computed as the conjugate of ``sum grad * conj(spectrum)``: conjugating the (large)
+    gradient spectrum would copy it. One input channel per group: in-place multiply-adds over
+    the batch and the tiles (no temporary as large as the spectra); otherwise one product per
+    input channel.
     """
     n, groups, opg = grad.shape[:3]
     ipg = spectrum.shape[2]
-    conj = grad.conj()
+    conj = spectrum.conj().resolve_conj()
     if ipg == 1:
-        flat_g = conj.reshape(n, groups, opg, -1, *conj.shape[3 + nd:])
-        flat_x = spectrum.reshape(n, groups, 1, -1, *spectrum.shape[3 + nd:])
+        flat_g = grad.reshape(n, groups, opg, -1, *grad.shape[3 + nd:])
+        flat_x = conj.reshape(n, groups, 1, -1, *conj.shape[3 + nd:])
         out = flat_g.new_zeros(groups, opg, 1, *flat_g.shape[4:])
         for b in range(n):
             for t in range(flat_g.shape[3]):
                 out.addcmul_(flat_g[b, :, :, t].unsqueeze(2), flat_x[b, :, :, t].unsqueeze(1))
-        return out
+        return out.conj()
     dims = (0, *range(3, 3 + nd))
-    parts = [(conj * spectrum[:, :, i:i + 1]).sum(dim=dims) for i in range(ipg)]
-    return torch.stack(parts, dim=2)
+    parts = [(grad * conj[:, :, i:i + 1]).sum(dim=dims) for i in range(ipg)]
+    return torch.stack(parts, dim=2).conj()
 
 
 def _correlate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
