@@ -56,7 +56,10 @@ class CostModel:
 
     Measured with ``benchmarks/calibrate_paths.py`` on the reference machine (2-core CPU VM,
     torch 2.13.0+cpu, 1 thread, thread CPU time; medians over several shapes each, rounded;
-    the machine is shared, so single measurements wander by about 30 %).
+    the machine is shared, so single measurements wander by about 30 %). ``conv1d``,
+    ``fft_nd``, ``ifft_nd`` and ``element`` are set above their primitives' medians (2.5e-11,
+    1.1e-10, 2.6e-10, 1.5e-9) so that the estimates follow the timings of the whole paths
+    (``calibrate_paths.py --check``: the copies around them, cold caches).
     """
 
     conv: float = 2.0e-11
