@@ -294,7 +294,9 @@ class AnalyticConvNd(nn.Module):
         The direct path is exactly ``nn.ConvNd``'s computation; the separable and FFT paths
         (see :attr:`path`) give the same result up to floating-point rounding.
         """
-        if self._path != "direct":
+        # torch.func transforms (vmap, grad, ...) take the direct path: the FFT path's
+        # autograd function has no functorch rules
+        if self._path != "direct" and not torch._C._are_functorch_transforms_active():
             plan = self.plan(input)
             if not plan.is_direct:
                 return self._forward_plan(input, plan)

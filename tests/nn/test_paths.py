@@ -390,3 +390,13 @@ def test_torch_compile_on_the_new_paths(path: str) -> None:
     for n, p in layer.named_parameters():
         assert p.grad is not None
         torch.testing.assert_close(grads[n], p.grad)
+
+
+def test_torch_func_transforms_take_the_direct_path() -> None:
+    torch.manual_seed(15)
+    layer = AnalyticConv1d(1, 4, 9, padding=4, families=gauss1d(), path="fft",
+                           check_finite=False)
+    inp = torch.randn(3, 1, 1, 20)
+    params = dict(layer.named_parameters())
+    out = torch.func.vmap(lambda xi: torch.func.functional_call(layer, params, (xi,)))(inp)
+    torch.testing.assert_close(out, torch.stack([layer(xi) for xi in inp]))
