@@ -371,7 +371,8 @@ class AnalyticConvNd(nn.Module):
         padded = tuple(int(input.shape[-nd + i]) + pads[2 * (nd - 1 - i)]
                        + pads[2 * (nd - 1 - i) + 1] for i in range(nd))
         return ConvShape(batch, self.in_channels, self.out_channels, self.groups,
-                         self.kernel_size, self.stride, self.dilation, padded)
+                         self.kernel_size, self.stride, self.dilation, padded,
+                         input.element_size())
 
     def plan(self, input: torch.Tensor) -> Plan:
         """The :class:`~aclcore.nn.paths.Plan` this layer uses for ``input``'s shape.

@@ -12,9 +12,10 @@ With ``path="auto"`` (the default) :func:`choose_plan` estimates the forward tim
 candidate plan from the shapes alone (:class:`CostModel`: multiply-adds, transform sizes
 ``n log2 n``, copied elements and operator calls, each times a constant measured on the
 reference machine) and takes the cheapest, but leaves the direct path only for a clear win:
-the estimate must be at most :data:`MARGIN` times the direct one, and the direct one at least
-:data:`MIN_SECONDS`. Half precision and autocast always take the direct path in ``"auto"``.
-The decision depends on shapes only, so it is deterministic; layers cache it per input shape.
+the estimate must be at most :data:`MARGIN` times the direct one, the direct one at least
+:data:`MIN_SECONDS`, and the plan's intermediates at most :data:`MAX_EXTRA_BYTES`. Half
+precision and autocast always take the direct path in ``"auto"``. The decision depends on
+shapes only, so it is deterministic; layers cache it per input shape.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aclcore.nn.config import PATHS
-from aclcore.nn.fftconv import fft_block
+from aclcore.nn.fftconv import CHUNK_BYTES, fft_block
 from aclcore.nn.separable import toeplitz_tiles
 
 __all__ = [
     "CALIBRATION",
     "MARGIN",
+    "MAX_EXTRA_BYTES",
     "MIN_SECONDS",
     "PATHS",
     "BlockShape",
@@ -38,6 +40,7 @@ __all__ = [
     "Plan",
     "choose_plan",
     "direct_cost",
+    "extra_bytes",
     "fft_blocks",
     "fft_plan_cost",
     "separable_cost",
@@ -48,6 +51,10 @@ MARGIN = 0.75
 #: ... and only when the direct path is estimated to take at least this long (seconds): below,
 #: operator overheads, which the model only roughly knows, decide.
 MIN_SECONDS = 2e-3
+#: ... and only when its intermediates (spectra, the ``out * in`` planes of the separable path
+#: with one AKP set per kernel) take at most this many bytes beyond the direct path's, or
+#: twice the bytes of the convolution's input and output where that is more.
+MAX_EXTRA_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,8 @@ class ConvShape:
     dilation: tuple[int, ...]
     padded: tuple[int, ...]
     """Spatial size of the input after padding."""
+    itemsize: int = 4
+    """Bytes per element of the input."""
 
     @property
     def in_per_group(self) -> int:
@@ -150,12 +159,15 @@ class Plan:
         fft_blocks: the overlap-save block size per axis when ``bank`` is ``"fft"``.
         estimates: estimated forward seconds of the candidate plans considered, by label
             (empty for a path forced by the ``path`` option).
+        extra_bytes: estimated memory of the plan's largest intermediates beyond the direct
+            path's (0 for a forced path).
     """
 
     separable: tuple[str, ...] = ()
     bank: str | None = "direct"
     fft_blocks: tuple[int, ...] | None = None
     estimates: dict[str, float] = field(default_factory=dict, compare=False)
+    extra_bytes: int = field(default=0, compare=False)
 
     @property
     def is_direct(self) -> bool:
@@ -255,6 +267,40 @@ def separable_cost(shape: ConvShape, width: int, touched: int, shared: bool,
     return total
 
 
+def extra_bytes(plan: Plan, shape: ConvShape, blocks: Sequence[BlockShape],
+                model: CostModel = CALIBRATION) -> int:
+    """Estimated bytes of ``plan``'s intermediates beyond the direct path's (the largest
+    live at once: the separable blocks' planes, or the FFT spectra and blocks)."""
+    n, ipg, opg = shape.batch, shape.in_per_group, shape.out_channels // shape.groups
+    most = 0
+    for b in blocks:
+        if b.name not in plan.separable:
+            continue
+        rows = range(b.start, b.start + b.count)
+        width, touched = _width(rows, opg), _touched(rows, opg)
+        planes = n * width * math.prod(shape.padded)
+        if not (b.shared or ipg == 1):  # (out, in) pairs after the first axis, its input tiles
+            first = list(shape.padded)
+            first[0] = shape.output[0]
+            _, tiles, window = toeplitz_tiles(shape.output[0], shape.spans[0],
+                                              shape.stride[0])
+            planes = n * width * ipg * math.prod(first) + n * touched * ipg * tiles * window \
+                * (math.prod(shape.padded) // shape.padded[0])
+        most = max(most, planes)
+    if plan.bank == "fft" and plan.fft_blocks is not None:
+        others = [r for b in blocks if b.name not in plan.separable
+                  for r in range(b.start, b.start + b.count)]
+        width, touched = _width(others, opg), _touched(others, opg)
+        points = math.prod(plan.fft_blocks)
+        spectrum = points // plan.fft_blocks[-1] * (plan.fft_blocks[-1] // 2 + 1)
+        tiles = math.prod(-(-(length - span + 1) // (block - span + 1)) for length, span, block
+                          in zip(shape.padded, shape.spans, plan.fft_blocks, strict=True))
+        spectra = 2 * (n * touched * ipg * tiles + width * ipg) * spectrum
+        chunk = min(n * width * tiles * (2 * spectrum + points), CHUNK_BYTES // 4)
+        most = max(most, spectra + chunk)
+    return most * shape.itemsize
+
+
 def choose_plan(
     path: str,
     shape: ConvShape,
@@ -307,12 +353,16 @@ def choose_plan(
         cost += _bank_cost(bank, shape, others, opg, model) if others else 0.0
         candidates.append((Plan(tuple(chosen), bank if others else None,
                                 _blocks_for(bank, shape, others, opg, model)), cost))
-    best, best_cost = Plan(), direct
+    activations = shape.batch * (shape.in_channels * math.prod(shape.padded)
+                                 + shape.out_channels * math.prod(shape.output))
+    allowed = max(MAX_EXTRA_BYTES, 2 * activations * shape.itemsize)
+    best, best_cost, best_bytes = Plan(), direct, 0
     for plan, cost in candidates:
         estimates[plan.describe()] = cost
-        if cost < best_cost and cost <= MARGIN * direct:
-            best, best_cost = plan, cost
-    return Plan(best.separable, best.bank, best.fft_blocks, estimates)
+        memory = extra_bytes(plan, shape, blocks, model)
+        if cost < best_cost and cost <= MARGIN * direct and memory <= allowed:
+            best, best_cost, best_bytes = plan, cost, memory
+    return Plan(best.separable, best.bank, best.fft_blocks, estimates, best_bytes)
 
 
 def _blocks_for(bank: str, shape: ConvShape, rows: Sequence[int], opg: int,

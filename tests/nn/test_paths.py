@@ -16,6 +16,7 @@ from helpers.families import gabor, gauss, gauss1d, gauss3d
 from aclcore import ConfigError, KernelFamily, NonFiniteKernelError, Param
 from aclcore.export import to_json
 from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, AnalyticConvNd
+from aclcore.nn import paths as paths_module
 from aclcore.nn.fftconv import fft_block, fft_conv, smooth_size
 from aclcore.nn.functional import conv
 from aclcore.nn.paths import (
@@ -25,6 +26,7 @@ from aclcore.nn.paths import (
     Plan,
     choose_plan,
     direct_cost,
+    extra_bytes,
 )
 from aclcore.nn.rows import RowLayout
 
@@ -340,6 +342,18 @@ def test_cost_model_keeps_small_and_half_precision_layers_direct() -> None:
     not_separable = choose_plan("auto", _shape(8, 64, 64, (3, 3), (32, 32)),
                                 [BlockShape("gabor", 0, 64, False, False)])
     assert not_separable.is_direct  # 3x3: FFT does not pay
+
+
+def test_cost_model_counts_the_extra_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    big = _shape(64, 64, 64, (31, 31), (224, 224))
+    blocks = [BlockShape("g", 0, 64, True, False)]
+    pairs = extra_bytes(Plan(("g",), None), big, blocks)
+    assert pairs > 50 * 2**30  # 64 x 64 planes of 224 x 254 floats per image
+    chosen = choose_plan("auto", big, blocks)
+    assert chosen.bank == "fft" and 0 < chosen.extra_bytes < 4 * 2**30
+    # a cheaper plan is refused when its intermediates exceed the allowance
+    monkeypatch.setattr(paths_module, "extra_bytes", lambda *args: 2**50)
+    assert choose_plan("auto", big, blocks).is_direct
 
 
 def test_forced_paths_ignore_the_estimates() -> None:
