@@ -25,7 +25,8 @@ def load_digits() -> DataSplits:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
         raise DataError("the 8x8 digits come with scikit-learn, which is not installed: "
-                        "pip install scikit-learn (or pip install 'aclcore[train]')") from None
+                        "pip install scikit-learn (from a checkout of the aclcore repository: "
+                        "pip install -c constraints.txt './[train]')") from None
     bunch = sklearn_digits()
     images = (np.asarray(bunch.images, dtype=np.float32) / 16.0)[:, None]
     labels = np.asarray(bunch.target, dtype=np.int64)

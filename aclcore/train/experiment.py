@@ -197,7 +197,8 @@ def _artefacts(result: ExperimentResult, models: dict[str, nn.Module],
                                                     out / "robustness.png")))
     else:
         result.notes.append("matplotlib is not installed: no PNG figures (pip install "
-                            "'aclcore[train]')")
+                            "matplotlib; from a checkout of the aclcore repository: pip "
+                            "install -c constraints.txt './[train]')")
     (out / "summary.md").write_text(markdown_table(result.results) + "\n", encoding="utf-8")
     result.files.append(str(out / "summary.md"))
     result.files.append(str(out / "metrics.json"))

@@ -1,6 +1,7 @@
 """Figures of a run: learning curves, robustness curves, learned kernels (matplotlib, Agg).
 
-matplotlib is imported inside each function (``pip install 'aclcore[train]'``); without it
+matplotlib is imported inside each function (``pip install matplotlib``; from a checkout of
+the aclcore repository ``pip install -c constraints.txt './[train]'``); without it
 the figures are skipped with a note, never the training.
 """
 

@@ -1,6 +1,7 @@
 """A progress bar over an epoch's steps, with loss, accuracy and throughput.
 
-tqdm draws it when installed (``pip install 'aclcore[train]'``); otherwise, and when disabled,
+tqdm draws it when installed (``pip install tqdm``; from a checkout of the
+aclcore repository ``pip install -c constraints.txt './[train]'``); otherwise, and when disabled,
 nothing is drawn. Only rank 0 shows one. Output goes to stderr, so ``acl train --json`` keeps
 stdout machine-readable.
 """
