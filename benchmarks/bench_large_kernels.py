@@ -29,7 +29,6 @@ smoke run).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,7 @@ from torch import nn
 import aclcore
 from aclcore import KernelFamily, Param
 from aclcore.bench.harness import Comparison, compare, machine, torch_threads
+from aclcore.bench.layers import eval_step, train_step
 from aclcore.errors import UnknownFamilyError
 from aclcore.nn import AnalyticConv1d, AnalyticConv2d, AnalyticConvNd
 
@@ -119,25 +119,6 @@ def _layers(case: Case) -> dict[str, nn.Module]:
     }
 
 
-def _train_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
-    opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        layer(inp).square().mean().backward()
-        opt.step()
-
-    return step
-
-
-def _eval_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
-    def step() -> None:
-        with torch.no_grad():
-            layer(inp)
-
-    return step
-
-
 def _ratio(comparison: Comparison, name: str, baseline: str | None = None) -> str:
     stats = comparison.ratio(name, baseline)
     return f"{stats.median:.3f} [{stats.q25:.3f}, {stats.q75:.3f}]"
@@ -156,11 +137,11 @@ def run(quick: bool = False, rounds: int | None = None, repeats: int = 1) -> Non
         layers = _layers(case)
         inp = torch.randn(*case.input_shape)
         count = rounds or (3 if quick else (15 if case.ndim == 1 else 5))
-        train = compare({n: _train_step(m, inp) for n, m in layers.items()},
+        train = compare({n: train_step(m, inp) for n, m in layers.items()},
                         baseline="nn.ConvNd", rounds=count, repeats=repeats)
         for m in layers.values():
             m.eval()
-        evals = compare({n: _eval_step(m, inp) for n, m in layers.items()},
+        evals = compare({n: eval_step(m, inp) for n, m in layers.items()},
                         baseline="nn.ConvNd", rounds=count, repeats=repeats)
         base = (f"{train.time('nn.ConvNd').median * 1e3:.1f} ms train, "
                 f"{evals.time('nn.ConvNd').median * 1e3:.1f} ms eval")
