@@ -215,7 +215,8 @@ class BankResult:
 def _kornia_bank(name: str, size: tuple[int, ...]) -> Bank | None:
     if name not in ("gaussian", "gaussian_1d", "gaussian_3d"):
         return None
-    import kornia  # optional dependency, present when this is called
+    # optional dependency, present when this is called (imported by name: untyped either way)
+    kornia: Any = importlib.import_module("kornia")
 
     filters: Any = kornia.filters
     nd = len(size)
@@ -246,9 +247,9 @@ def _lambdify_bank(family: KernelFamily) -> Bank:
 
 
 def _sympytorch_bank(family: KernelFamily) -> Bank:
-    import sympytorch  # optional dependency, present when this is called
-
-    module = sympytorch.SymPyModule(expressions=[family.sympy_expr])  # type: ignore[no-untyped-call]
+    # optional dependency, present when this is called (imported by name: untyped either way)
+    sympytorch: Any = importlib.import_module("sympytorch")
+    module = sympytorch.SymPyModule(expressions=[family.sympy_expr])
     coords = list(family.coord_names)
     names, nd, mode = family.param_names, family.ndim, family.normalize
 
