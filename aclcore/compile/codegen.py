@@ -39,6 +39,7 @@ import torch
 from aclcore.compile import gridops, safe
 from aclcore.compile.constants import constant_value
 from aclcore.compile.linear import LinearForm, split_linear
+from aclcore.symbolic import special
 from aclcore.symbolic.functions import FunctionTable
 
 __all__ = ["Emitter", "Scope"]
@@ -89,7 +90,7 @@ class Emitter:
         self.namespace: dict[str, Any] = {
             "torch": torch, "_guard": safe.safe_guard,
             "linear_features": gridops.linear_features, "linear_form": gridops.linear_form,
-            "is_wide": gridops.is_wide,
+            "is_wide": gridops.is_wide, "_sinc_pi": special.sinc_pi,
         }
         self.unsupported: list[str] = []
         self._counter = 0
@@ -457,6 +458,12 @@ class Emitter:
                 self.rewritten = True
                 # cos(a) = sin(a + pi/2); the pi/2 joins the form's constant coefficient
                 return self._call(sin, [self.tensor(self._emit_tolerant(arg + sp.pi / 2))])
+        if builtin and row.name == "sinc" and self.rewriting and self._kind(expr) == 3:
+            (arg,) = expr.args
+            self.rewritten = True
+            # sinc(a) = sinc_pi(a/pi): the 1/pi joins the argument's constant (sinc(2*pi*f*x)
+            # becomes torch.sinc(2*f*x), one pass), where sinc(a) would scale a first
+            return f"_sinc_pi({self.tensor(self._emit_tolerant(arg / sp.pi))})"
         args: list[str] = []
         for pos, arg in enumerate(expr.args):
             if pos in row.constant_args:

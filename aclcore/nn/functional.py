@@ -78,21 +78,21 @@ def normalization(
     if (problem := normalize_problem(mode)) is not None:
         raise ConfigError(problem)
     dims = tuple(range(kernels.dim() - ndim, kernels.dim()))
-    one = torch.ones((), dtype=kernels.dtype, device=kernels.device)
-    zero = torch.zeros((), dtype=kernels.dtype, device=kernels.device)
     kept = (*kernels.shape[: kernels.dim() - ndim], *([1] * ndim))
-    if mode == "none":
-        return one.expand(kept), zero.expand(kept)
     if mode == "zero_mean":
+        one = torch.ones((), dtype=kernels.dtype, device=kernels.device)
         return one.expand(kept), -kernels.mean(dim=dims, keepdim=True)
+    zero = torch.zeros((), dtype=kernels.dtype, device=kernels.device)
+    if mode == "none":
+        return torch.ones_like(zero).expand(kept), zero.expand(kept)
     eps = max(NORM_EPS, torch.finfo(kernels.dtype).tiny)  # float16: 1e-12 would round to 0
     if mode == "sum":
         total = kernels.sum(dim=dims, keepdim=True)
-        floor = torch.where(total < 0, -eps, eps).to(kernels.dtype)
-        total = torch.where(total.abs() < eps, floor, total)
-        return 1.0 / total, zero.expand(kept)
+        # |total| floored at eps, the sign kept (+ at 0): three small operations per bank
+        floored = torch.copysign(total.abs().clamp_min(eps), total + 0.0)
+        return floored.reciprocal(), zero.expand(kept)
     norm = torch.linalg.vector_norm(kernels, dim=dims, keepdim=True)
-    return 1.0 / norm.clamp_min(eps), zero.expand(kept)
+    return norm.clamp_min(eps).reciprocal(), zero.expand(kept)
 
 
 def _check_params(

@@ -185,8 +185,8 @@ BUILTIN_FUNCTIONS: Mapping[str, TorchFunction] = MappingProxyType({
             "sinc",
             sp.sinc,
             _SPECIAL + "sinc",
-            "sin(x)/x, Taylor series below |x| = 0.1 (exact derivatives of every order at 0); "
-            "SymPy's sinc is un-normalised, torch.sinc is sin(pi x)/(pi x)",
+            "sin(x)/x as torch.sinc(x/pi), derivatives exact at every order (Taylor series "
+            "below |x| = 0.1); SymPy's sinc is un-normalised, torch.sinc is sin(pi x)/(pi x)",
         ),
         _row(
             "Heaviside",

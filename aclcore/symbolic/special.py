@@ -3,7 +3,8 @@
 Each function here matches SymPy's semantics exactly and has a correct, finite gradient:
 
 * :func:`sinc` is SymPy's un-normalised ``sin(x)/x`` (``torch.sinc`` is ``sin(pi x)/(pi x)``),
-  with exact derivatives of every order at 0 (``torch.sinc``'s second derivative is NaN there);
+  and :func:`sinc_pi` the normalised one, both with exact derivatives of every order at and
+  near 0 (``torch.sinc``'s first derivative cancels near 0, its second is wrong at 0);
 * :func:`atan2` is ``torch.atan2`` but undefined (NaN) at ``(0, 0)``, as SymPy's is, so that
   the finite check refuses that tap instead of a silent 0 the exported formula cannot give;
 * :func:`heaviside` is ``H(x)`` with ``H(0) = h0`` (SymPy's default ``1/2``);
@@ -16,35 +17,84 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from aclcore.symbolic.autograd import with_grad
 from aclcore.symbolic.functions import MAX_BESSEL_ORDER
 
-__all__ = ["MAX_BESSEL_ORDER", "atan2", "besselj", "heaviside", "sinc"]
+__all__ = ["MAX_BESSEL_ORDER", "atan2", "besselj", "heaviside", "sinc", "sinc_pi"]
 
-#: Below this magnitude :func:`sinc` uses its Taylor series (error below 3e-18 there).
+#: Below this magnitude of ``pi * u`` the derivative of :func:`sinc_pi` uses its Taylor series
+#: (its first omitted term is below 3e-18 there); above it, ``(cos(pi u) - sinc_pi(u)) / u``.
 SINC_SERIES_BELOW = 0.1
+
+_PI2 = math.pi**2
+# d/du of sin(pi u)/(pi u) = u * (c1 + c2 u**2 + c3 u**4 + c4 u**6 + ...), the Taylor series
+# of (cos(pi u) - sinc(pi u)) / u
+_DSINC = (-_PI2 / 3, _PI2**2 / 30, -(_PI2**3) / 840, _PI2**4 / 45360)
+
+
+def _sinc_pi_derivative(u: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """d/du of ``sin(pi u)/(pi u)`` given its ``value``, exact at and near 0.
+
+    Each branch is computed on inputs safe for it, so neither leaks NaN into the other's
+    values or gradients. When autograd records (a higher derivative was asked for) it is
+    written with differentiable operations, and higher derivatives follow through autograd and
+    through :class:`_SincPi` again for ``value``; otherwise the same formula runs in place
+    (fewer passes and allocations: a first-order backward costs what ``torch.sinc``'s does).
+    """
+    edge = SINC_SERIES_BELOW / math.pi
+    small = u.abs() < edge
+    us = torch.clamp(u, -edge, edge)  # the series stays finite (and is not used) beyond it
+    ub = torch.where(small, 1.0, u)
+    u2 = us * us
+    t = torch.add(_DSINC[2], u2, alpha=_DSINC[3])
+    if not torch.is_grad_enabled():
+        t.mul_(u2).add_(_DSINC[1]).mul_(u2).add_(_DSINC[0]).mul_(us)
+        return torch.where(small, t, torch.cos(ub * math.pi).sub_(value).div_(ub))
+    # Horner in u**2 with fused multiply-adds: one pass per term
+    for c in (_DSINC[1], _DSINC[0]):
+        t = torch.addcmul(torch.full((), c, dtype=u2.dtype, device=u2.device), u2, t)
+    return torch.where(small, t * us, (torch.cos(ub * math.pi) - value) / ub)
+
+
+class _SincPi(torch.autograd.Function):
+    """``torch.sinc`` (one fused pass) with a backward that is exact at and near 0."""
+
+    generate_vmap_rule = True  # torch.func.vmap derives the batching from forward/backward
+
+    @staticmethod
+    def forward(u: torch.Tensor) -> torch.Tensor:
+        return torch.sinc(u)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        ctx.save_for_backward(inputs[0], output)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        u, value = ctx.saved_tensors
+        return grad * _sinc_pi_derivative(u, value)
+
+
+def sinc_pi(u: torch.Tensor) -> torch.Tensor:
+    """The normalised ``sin(pi u)/(pi u)`` (``torch.sinc``), 1 at 0, with exact derivatives of
+    every order: ``torch.sinc``'s own first derivative cancels near 0 and its second is wrong
+    at 0. The code generator computes SymPy's ``sinc(a)`` as ``sinc_pi(a/pi)`` where the
+    ``1/pi`` folds into the argument's constant (``sinc(2*pi*f*x)`` costs one pass)."""
+    out: torch.Tensor = _SincPi.apply(u)
+    return out
 
 
 def sinc(x: torch.Tensor) -> torch.Tensor:
     """SymPy's ``sinc(x) = sin(x)/x`` with ``sinc(0) = 1``, exact derivatives of every order.
 
-    Near 0 the Taylor series ``1 - x**2/6 + x**4/120 - x**6/5040 + x**8/362880`` (the next
-    term is below 3e-18 for ``|x| < 0.1``), elsewhere ``sin(x)/x``; each branch is evaluated
-    on inputs safe for it, so neither leaks NaN into the other's values or gradients.
+    ``sinc_pi(x / pi)``: ``torch.sinc``'s values (no cancellation near 0), derivatives from
+    their Taylor series below ``|x| = 0.1`` and from ``(cos(x) - sinc(x)) / x`` above.
     """
-    small = x.abs() < SINC_SERIES_BELOW
-    xs = torch.where(small, x, 0.0)
-    xb = torch.where(small, 1.0, x)
-    x2 = xs * xs
-    # Horner in x**2 with fused multiply-adds: one pass over the tensor per term (forward)
-    # and two (backward), where the nested 1 - x2/k * (...) took three and six
-    t = torch.add(-1.0 / 5040, x2, alpha=1.0 / 362880)
-    for c in (1.0 / 120, -1.0 / 6, 1.0):
-        t = torch.addcmul(torch.full((), c, dtype=x2.dtype, device=x2.device), x2, t)
-    return torch.where(small, t, torch.sin(xb) / xb)
+    return sinc_pi(x * (1 / math.pi))
 
 
 def atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

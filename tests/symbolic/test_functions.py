@@ -79,6 +79,49 @@ def test_sinc_is_unnormalised_and_finite_at_zero() -> None:
     assert g[0].item() == 0.0 and torch.isfinite(g).all()
 
 
+# points on both sides of the Taylor branch's edge (|x| = 0.1) and far from it
+SINC_POINTS = [0.0, 1e-9, 1e-4, 0.03, 0.0999, 0.1, 0.1001, 0.5, 2.0, -3.7, 25.0]
+
+
+@pytest.mark.parametrize("normalised", [False, True], ids=["sinc", "sinc_pi"])
+def test_sinc_derivatives_match_mpmath_to_third_order(normalised: bool) -> None:
+    import mpmath
+
+    from aclcore.symbolic.special import sinc, sinc_pi
+
+    scale = mpmath.pi if normalised else mpmath.mpf(1)
+    fn = sinc_pi if normalised else sinc
+
+    def ref(t: float, order: int) -> float:
+        f = lambda s: mpmath.sinc(scale * s)  # noqa: E731 - mpmath's sinc is sin(x)/x
+        return float(mpmath.diff(f, mpmath.mpf(t), order))
+
+    with mpmath.workdps(40):
+        for t in SINC_POINTS:
+            x = torch.tensor(t / (math.pi if normalised else 1.0), dtype=torch.float64,
+                             requires_grad=True)
+            value = fn(x)
+            d1, = torch.autograd.grad(value, x, create_graph=True)
+            d2, = torch.autograd.grad(d1, x, create_graph=True)
+            d3, = torch.autograd.grad(d2, x)
+            for order, got in enumerate((value, d1, d2, d3)):
+                want = ref(float(x.detach()), order)
+                assert got.item() == pytest.approx(want, rel=1e-9, abs=1e-12), (t, order)
+
+
+def test_sinc_pi_is_torch_sinc_with_gradients_that_work_under_torch_func() -> None:
+    from aclcore.symbolic.special import sinc_pi
+
+    x = torch.tensor([0.0, 1e-3, 0.02, 0.05, 0.7, -2.2], dtype=torch.float64)
+    assert torch.equal(sinc_pi(x), torch.sinc(x))
+    assert torch.autograd.gradcheck(sinc_pi, (x.clone().requires_grad_(),))
+    assert torch.autograd.gradgradcheck(sinc_pi, (x.clone().requires_grad_(),))
+    per_point = torch.func.vmap(torch.func.grad(sinc_pi))(x)
+    xs = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(sinc_pi(xs).sum(), xs)
+    torch.testing.assert_close(per_point, expected, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(("h0", "expected"), [(None, 0.5), (sp.Integer(1), 1.0), (sp.S(0), 0.0)])
 def test_heaviside_at_zero_follows_sympy(h0: sp.Basic | None, expected: float) -> None:
     expr = sp.Heaviside(a) if h0 is None else sp.Heaviside(a, h0)
