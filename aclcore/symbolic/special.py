@@ -84,7 +84,7 @@ def sinc_pi(u: torch.Tensor) -> torch.Tensor:
     every order: ``torch.sinc``'s own first derivative cancels near 0 and its second is wrong
     at 0. The code generator computes SymPy's ``sinc(a)`` as ``sinc_pi(a/pi)`` where the
     ``1/pi`` folds into the argument's constant (``sinc(2*pi*f*x)`` costs one pass)."""
-    out: torch.Tensor = _SincPi.apply(u)
+    out: torch.Tensor = _SincPi.apply(u)  # type: ignore[no-untyped-call]
     return out
 
 
