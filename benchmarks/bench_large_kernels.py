@@ -15,8 +15,11 @@ printed) and with ``path="direct"`` (the plain bank + ``F.conv``, so that "never
 the direct path" can be read off: the last column is auto / direct), and ``nn.ConvNd`` fed
 an explicitly padded input (``F.pad`` + an unpadded convolution: oneDNN's own large paddings
 are slower on this CPU, so this is the faster plain convolution). A train step is zero_grad,
-forward, mean-square loss, backward, SGD step; an eval step is a forward under
-``torch.no_grad`` (the ACL serves its bank from the eval cache).
+forward, mean-square loss, backward, SGD step (column ``train``); the same without the loss,
+the backward of a fixed output gradient as the rest of a network would send it (column
+``layer``: the layer's own cost, without the loss's passes over the output, which are the same
+for both layers); an eval step is a forward under ``torch.no_grad`` (the ACL serves its bank
+from the eval cache).
 
 The timing rule is :mod:`aclcore.bench.harness`'s: alternating rounds, the ratio to
 ``nn.ConvNd`` taken per round, median ``[q25, q75]`` over the rounds; with one torch thread
@@ -131,14 +134,17 @@ def run(quick: bool = False, rounds: int | None = None, repeats: int = 1) -> Non
           f"torch {info['torch']}, {info['torch_threads']} thread(s)")
     print("ratio to nn.ConvNd of the same shape, median [q25, q75] over rounds; targets <= 0.5 "
           "(sincnet, gauss31); auto/direct: ACL auto over ACL direct (<= 1: never slower)")
-    print(f"{'case':<15} {'variant':<17} {'path':<22} {'train':>22} {'eval':>22} "
+    print(f"{'case':<15} {'variant':<17} {'path':<22} {'train':>22} {'layer':>22} "
+          f"{'eval':>22} "
           f"{'auto/direct':>13}  nn.ConvNd median")
     for case in CASES:
         layers = _layers(case)
         inp = torch.randn(*case.input_shape)
-        count = rounds or (3 if quick else (15 if case.ndim == 1 else 5))
+        count = rounds or (3 if quick else (31 if case.ndim == 1 else 5))
         train = compare({n: train_step(m, inp) for n, m in layers.items()},
                         baseline="nn.ConvNd", rounds=count, repeats=repeats)
+        layer_only = compare({n: train_step(m, inp, loss=False) for n, m in layers.items()},
+                             baseline="nn.ConvNd", rounds=count, repeats=repeats)
         for m in layers.values():
             m.eval()
         evals = compare({n: eval_step(m, inp) for n, m in layers.items()},
@@ -154,6 +160,7 @@ def run(quick: bool = False, rounds: int | None = None, repeats: int = 1) -> Non
                 versus = (f"{train.ratio(name, 'ACL direct').median:.3f}/"
                           f"{evals.ratio(name, 'ACL direct').median:.3f}")
             print(f"{case.name:<15} {name:<17} {path:<22} {_ratio(train, name):>22} "
+                  f"{_ratio(layer_only, name):>22} "
                   f"{_ratio(evals, name):>22} {versus:>13}  {base}")
 
 
@@ -161,7 +168,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds (smoke run)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="ratio samples (default: 15 for the 1-D case, 5 for the 2-D ones)")
+                        help="ratio samples (default: 31 for the 1-D case, 5 for the 2-D ones)")
     parser.add_argument("--repeats", type=int, default=1, help="steps per case and round")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: thread CPU time, robust on a shared "

@@ -75,13 +75,27 @@ class LayerResult:
     memory: dict[str, float]
 
 
-def train_step(layer: nn.Module, inp: torch.Tensor) -> Callable[[], None]:
-    """One SGD training step of ``layer`` on ``inp`` (mean-square loss), as a callable."""
+def train_step(layer: nn.Module, inp: torch.Tensor, *, loss: bool = True
+               ) -> Callable[[], None]:
+    """One SGD training step of ``layer`` on ``inp``, as a callable.
+
+    ``loss=True``: backward of the mean-square loss of the output (the loss's passes over the
+    output are timed too). ``loss=False``: backward of a fixed random output gradient, as the
+    rest of a network would send it (the layer's own forward, backward and step only).
+    """
     opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
+    upstream = None
+    if not loss:
+        with torch.no_grad():
+            upstream = torch.randn_like(layer(inp))
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        layer(inp).square().mean().backward()
+        out = layer(inp)
+        if upstream is None:
+            out.square().mean().backward()
+        else:
+            out.backward(upstream)
         opt.step()
 
     return step

@@ -42,7 +42,7 @@ from aclcore.compile.linear import LinearForm, split_linear
 from aclcore.symbolic import special
 from aclcore.symbolic.functions import FunctionTable
 
-__all__ = ["Emitter", "Scope"]
+__all__ = ["HELPERS", "Emitter", "Scope"]
 
 #: Integer powers up to this exponent are emitted as such; larger ones go through floats.
 _MAX_INT_EXPONENT = 2**62
@@ -53,6 +53,10 @@ _MAX_INT_EXPONENT = 2**62
 #: value). Any other function, root, division or comparison gets its operands as written.
 _TOLERANT_FUNCTIONS = frozenset({"exp", "sin", "cos", "sinh", "cosh", "tanh", "atan", "erf",
                                  "erfc", "sinc", "besselj"})
+
+#: Functions the generated code calls besides the table's rows (``_f_<row>``) and the grid
+#: helpers: name in the generated source -> implementation (exporters inline them).
+HELPERS: dict[str, Any] = {"_sinc_pi": special.sinc_pi}
 
 _RELATIONAL_OPS = {
     sp.StrictLessThan: "<",
@@ -90,7 +94,7 @@ class Emitter:
         self.namespace: dict[str, Any] = {
             "torch": torch, "_guard": safe.safe_guard,
             "linear_features": gridops.linear_features, "linear_form": gridops.linear_form,
-            "is_wide": gridops.is_wide, "_sinc_pi": special.sinc_pi,
+            "is_wide": gridops.is_wide, **HELPERS,
         }
         self.unsupported: list[str] = []
         self._counter = 0

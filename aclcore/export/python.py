@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from aclcore.compile import compiler, gridops, safe
+from aclcore.compile import codegen, compiler, gridops, safe
 from aclcore.compile.compiler import compile_family
 from aclcore.errors import ExportError
 from aclcore.export.collect import analytic_layers
@@ -41,10 +41,17 @@ MAX_BESSEL_ORDER = {_special.MAX_BESSEL_ORDER!r}
 _j0_big = torch.special.bessel_j0  # values only: the exported module does not differentiate
 _j1_big = torch.special.bessel_j1
 """
-#: aclcore implementations that can be inlined: function -> (prelude, sources, its name).
+_SINC_PRELUDE = f"""\
+SINC_SERIES_BELOW = {_special.SINC_SERIES_BELOW!r}
+_DSINC = {_special._DSINC!r}
+"""
+_SINC_SOURCES = (_special._sinc_pi_derivative, _special._SincPi, _special.sinc_pi,
+                 _special.sinc)
+#: aclcore implementations that can be inlined: function -> (prelude, sources, its name);
+#: functions that share their sources share one copy of them.
 _INLINE: dict[Any, tuple[str, tuple[Callable[..., Any], ...], str]] = {
-    _special.sinc: (f"SINC_SERIES_BELOW = {_special.SINC_SERIES_BELOW!r}\n", (_special.sinc,),
-                    "sinc"),
+    _special.sinc: (_SINC_PRELUDE, _SINC_SOURCES, "sinc"),
+    _special.sinc_pi: (_SINC_PRELUDE, _SINC_SOURCES, "sinc_pi"),
     _special.atan2: ("", (_special.atan2,), "atan2"),
     _special.heaviside: ("", (_special.heaviside,), "heaviside"),
     _special.besselj: (_BESSEL_PRELUDE, (_special._jn_trapezoid, _special._jn_recurrence,
@@ -183,6 +190,7 @@ class _Writer:
     def __init__(self) -> None:
         self.helpers: list[str] = []
         self.defined: set[str] = set()
+        self.inlined: set[tuple[Callable[..., Any], ...]] = set()
         self.kernels: dict[str, str] = {}  # fingerprint-ish key -> function name
         self.bodies: list[str] = []
 
@@ -192,10 +200,12 @@ class _Writer:
         self.defined.add(alias)
         if fn in _INLINE:
             prelude, sources, name = _INLINE[fn]
-            if name not in self.defined:
-                self.defined.add(name)
+            if sources not in self.inlined:
+                self.inlined.add(sources)
+                self.defined.update(s.__name__ for s in sources)
                 self.helpers.append(prelude + "\n\n".join(_source(s) for s in sources))
-            self.helpers.append(f"{alias} = {name}")
+            if alias != name:
+                self.helpers.append(f"{alias} = {name}")
             return
         path = _torch_path(fn)
         if path is None:
@@ -215,7 +225,9 @@ class _Writer:
             return self.kernels[key]
         name = f"_kernel_{len(self.kernels)}_{family.name}"
         source = re.sub(r"^def kernel_\w+\(", f"def {name}(", compiled.source, count=1)
-        for var in sorted(set(re.findall(r"\b_f_\w+\b", source))):
+        called = set(re.findall(r"\b_f_\w+\b", source))
+        called |= {h for h in codegen.HELPERS if re.search(rf"\b{h}\b", source)}
+        for var in sorted(called):
             self.helper(compiled.function.__globals__[var], var, family.name)
         self.kernels[key] = name
         self.bodies.append(source)

@@ -57,6 +57,12 @@ def normalize_size(value: int | Sequence[int], ndim: int, what: str = "kernel_si
     int, ...
 ]:
     """Expand an int or a sequence to a tuple of ``ndim`` positive ints (ConfigError otherwise)."""
+    # the common, already valid forms first: this runs on every kernel sampling
+    if type(value) is int and value >= 1:
+        return (value,) * ndim
+    if type(value) is tuple and len(value) == ndim and all(
+            type(v) is int and v >= 1 for v in value):
+        return value
     if as_int(value) is not None:
         items: tuple[object, ...] = (value,) * ndim
     elif isinstance(value, Sequence):

@@ -17,6 +17,7 @@ from helpers.families import dog, gabor, gauss, gauss1d, gauss3d, sinc_r, x, y
 from torch import nn
 
 from aclcore import AnalyticConv1d, AnalyticConv2d, AnalyticConv3d, KernelFamily, Param
+from aclcore.compile import gridops
 from aclcore.errors import ExportError
 from aclcore.export import to_python
 from aclcore.nn import AnalyticConvNd
@@ -70,7 +71,11 @@ def test_1d_3d_shared_dilated_and_grouped_layers(tmp_path: Path) -> None:
         _check(layer, sub)
 
 
-def test_special_functions_are_inlined(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wide", [False, True], ids=["small-bank-body", "large-bank-body"])
+def test_special_functions_are_inlined(tmp_path: Path, wide: bool,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    if wide:  # the body for large banks (sinc as sinc_pi(a/pi), linear forms) on this layer
+        monkeypatch.setattr(gridops, "WIDE_BANK", 0)
     fam = KernelFamily(
         "specials",
         sp.besselj(1, a * sp.sqrt(x**2 + y**2 + 1)) + sp.sinc(a * x) + sp.Heaviside(y)
