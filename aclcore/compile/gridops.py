@@ -121,15 +121,14 @@ def linear_form(
 ) -> torch.Tensor:
     """``sum(c * m for c, m in zip(coefficients, features))`` (``m`` None: the constant 1).
 
-    ``stacked`` is :func:`linear_features` of ``features``. When there are several terms and
-    every coefficient has size 1 along the grid's dimensions the sum is one matrix product;
-    otherwise (one term, or where float32 matrix products may round to TF32 or bfloat16) the
-    terms are multiplied and added one by one.
+    ``stacked`` is :func:`linear_features` of ``features``. When every coefficient has size
+    1 along the grid's dimensions the sum is one matrix product; otherwise (and where float32
+    matrix products may round to TF32 or bfloat16) the terms are multiplied and added one by
+    one.
     """
     matrix, shape = stacked
     nf = len(shape)
-    # several terms and taps: one matrix product (one term: a broadcast product is cheaper)
-    if len(coefficients) > 1 and matrix.shape[1] > 1 and _exact_matmul(matrix):
+    if matrix.shape[1] > 1 and _exact_matmul(matrix):  # several taps: one matrix product
         first = coefficients[0]
         kept = max(first.dim() - nf, 0)
         if all(c.shape == first.shape for c in coefficients) and first.shape[kept:].numel() == 1:
