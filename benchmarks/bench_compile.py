@@ -22,14 +22,13 @@ Run: ``python benchmarks/bench_compile.py [--rounds 15] [--repeats 3] [--familie
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
 from aclcore.bench.banks import ISSUE_GABOR
 from aclcore.bench.harness import Comparison, compare, machine, torch_threads
-from aclcore.bench.suite import CLASSIC, Row, bank_rows, compile_rows, format_rows, time_rows
+from aclcore.bench.suite import CLASSIC, Row, bank_rows, compile_rows, report, time_rows
 from aclcore.compile.compiler import compile_family
 from aclcore.nn.grid import kernel_grid
 
@@ -79,13 +78,8 @@ def main() -> None:
         cfg_rows += compile_rows(rounds=args.rounds, repeats=args.repeats)
         if args.torch_compile:
             cfg_rows += _torch_compile_rows(args.rounds, args.repeats)
-    if args.json:
-        print(json.dumps({"machine": env, "rows": [r.to_dict() for r in cfg_rows]}, indent=2))
-        return
-    print(f"{env['cpu']}, {env['cores']} cores (load {env['load_average_1min']}), torch "
-          f"{env['torch']} with {env['torch_threads']} thread(s), Python {env['python']}; "
-          f"{args.rounds} rounds x {args.repeats} calls")
-    print(format_rows(cfg_rows))
+    print(report(env, cfg_rows, as_json=args.json,
+                 note=f"; {args.rounds} rounds x {args.repeats} calls"))
 
 
 if __name__ == "__main__":

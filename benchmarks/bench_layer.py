@@ -19,11 +19,10 @@ Run: ``python benchmarks/bench_layer.py [--rounds 15] [--repeats 3] [--quick] [-
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 
 from aclcore.bench.harness import machine, torch_threads
-from aclcore.bench.suite import QUICK, SuiteConfig, format_rows, run_suite
+from aclcore.bench.suite import QUICK, SuiteConfig, report, run_suite
 
 
 def main() -> None:
@@ -46,13 +45,8 @@ def main() -> None:
     with torch_threads(args.threads or None):
         env = machine()
         rows = run_suite(config)
-    if args.json:
-        print(json.dumps({"machine": env, "rows": [r.to_dict() for r in rows]}, indent=2))
-        return
-    print(f"{env['cpu']}, {env['cores']} cores (load {env['load_average_1min']}), torch "
-          f"{env['torch']} with {env['torch_threads']} thread(s); {config.rounds} rounds x "
-          f"{config.repeats} steps")
-    print(format_rows(rows))
+    print(report(env, rows, as_json=args.json,
+                 note=f"; {config.rounds} rounds x {config.repeats} steps"))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ Run: ``python benchmarks/bench_suite.py [--only GROUPS] [--threads 1] [--json]``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from aclcore.bench.harness import machine, torch_threads
-from aclcore.bench.suite import FULL, GROUPS, format_rows, run_suite
+from aclcore.bench.suite import FULL, GROUPS, report, run_suite
 
 
 def main() -> None:
@@ -31,12 +30,7 @@ def main() -> None:
         rows = run_suite(FULL, only=only,
                          progress=lambda g: print(f"running {g} ...", file=sys.stderr,
                                                   flush=True))
-    if args.json:
-        print(json.dumps({"machine": env, "rows": [r.to_dict() for r in rows]}, indent=2))
-        return
-    print(f"{env['cpu']}, {env['cores']} cores (load {env['load_average_1min']}), torch "
-          f"{env['torch']} with {env['torch_threads']} thread(s), Python {env['python']}")
-    print(format_rows(rows))
+    print(report(env, rows, as_json=args.json))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ installed are rows marked skipped); only the measured values vary.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from aclcore.bench.harness import Comparison, Stats
 from aclcore.plugins.registry import families
 
 __all__ = ["BANK_SIZES", "DEFAULT", "FULL", "GROUPS", "QUICK", "Row", "SuiteConfig",
-           "bank_rows", "compile_rows", "format_rows", "run_suite", "time_rows"]
+           "bank_rows", "compile_rows", "format_rows", "report", "run_suite", "time_rows"]
 
 #: The groups of the suite, in the order they run.
 GROUPS = ("bank", "layer", "network", "compile", "startup", "fit")
@@ -283,3 +284,18 @@ def format_rows(rows: list[Row]) -> str:
         lines.append(f"{r.group:<8} {r.case:<40} {label:<46} {r.ratio.median:>7.3f} "
                      f"{spread:<15} {target:<11} {r.detail}")
     return "\n".join(lines)
+
+
+def report(env: Mapping[str, Any], rows: list[Row], *, as_json: bool = False,
+           command: str | None = None, note: str = "") -> str:
+    """What ``acl bench`` and the benchmark scripts print: indented JSON (``command`` when
+    given, the machine, the rows), or a line naming the command and the machine (``note``
+    appended) followed by :func:`format_rows`' table."""
+    if as_json:
+        data: dict[str, Any] = {} if command is None else {"command": command}
+        data.update({"machine": dict(env), "rows": [r.to_dict() for r in rows]})
+        return json.dumps(data, indent=2)
+    head = f"{command}: " if command else ""
+    return (f"{head}{env['cpu']}, {env['cores']} cores (load {env['load_average_1min']}), "
+            f"torch {env['torch']} with {env['torch_threads']} thread(s), Python "
+            f"{env['python']}{note}\n{format_rows(rows)}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-from aclcore.cli.common import print_json
-
 __all__ = ["add_bench_command", "cmd_bench"]
 
 _GROUPS = ("bank", "layer", "network", "compile", "startup", "fit")
@@ -45,7 +43,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import sys
 
     from aclcore.bench.harness import machine, torch_threads
-    from aclcore.bench.suite import DEFAULT, QUICK, format_rows, run_suite
+    from aclcore.bench.suite import DEFAULT, QUICK, report, run_suite
     from aclcore.errors import ConfigError
 
     only = None
@@ -69,11 +67,5 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = run_suite(config, only=only, progress=progress)
     command = "acl bench" + (" --quick" if args.quick else "") + (
         f" --only {args.only}" if args.only else "") + f" --threads {args.threads}"
-    if args.json:
-        print_json({"command": command, "machine": env,
-                    "rows": [row.to_dict() for row in rows]})
-        return 0
-    print(f"{command}: {env['cpu']}, {env['cores']} cores (load {env['load_average_1min']}), "
-          f"torch {env['torch']} with {env['torch_threads']} thread(s), Python {env['python']}")
-    print(format_rows(rows))
+    print(report(env, rows, as_json=args.json, command=command))
     return 0

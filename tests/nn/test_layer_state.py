@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers.compiled import assert_compiled_matches_eager
 from helpers.families import dog, gabor, gauss, sinc_r
 from torch import nn
 
@@ -271,18 +272,7 @@ def test_torch_func_transforms_bypass_the_cache() -> None:
 def test_torch_compile_fullgraph() -> None:
     layer = _layer(families={gabor(): 3, sinc_r(): 3, "free": 2})
     inp = torch.randn(2, 3, 6, 6)
-    torch.compiler.reset()
-    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
-    out = compiled(inp)
-    out.square().sum().backward()
-    grads = {n: p.grad.clone() for n, p in layer.named_parameters() if p.grad is not None}
-    layer.zero_grad()
-    ref = layer(inp)
-    ref.square().sum().backward()
-    torch.testing.assert_close(out, ref)
-    for n, p in layer.named_parameters():
-        assert p.grad is not None
-        torch.testing.assert_close(grads[n], p.grad)
+    compiled = assert_compiled_matches_eager(layer, inp)
     layer.eval()
     with torch.no_grad():
         torch.testing.assert_close(compiled(inp), layer(inp))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sympy as sp
 import torch
+from helpers.compiled import assert_compiled_matches_eager
 from helpers.families import gabor, gauss, gauss1d, gauss3d
 
 from aclcore import ConfigError, KernelFamily, NonFiniteKernelError, Param
@@ -392,18 +393,7 @@ def test_torch_compile_on_the_new_paths(path: str) -> None:
     layer = AnalyticConv2d(3, 4, 5, padding=2, families={axis_gauss(): 2, "free": 2},
                            path=path)
     inp = torch.randn(2, 3, 9, 9)
-    torch.compiler.reset()
-    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
-    out = compiled(inp)
-    out.square().sum().backward()
-    grads = {n: p.grad.clone() for n, p in layer.named_parameters() if p.grad is not None}
-    layer.zero_grad()
-    ref = layer(inp)
-    ref.square().sum().backward()
-    torch.testing.assert_close(out, ref)
-    for n, p in layer.named_parameters():
-        assert p.grad is not None
-        torch.testing.assert_close(grads[n], p.grad)
+    assert_compiled_matches_eager(layer, inp)
 
 
 def test_torch_func_transforms_take_the_direct_path() -> None:
