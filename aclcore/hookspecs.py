@@ -68,7 +68,7 @@ class RegisterFunction(Protocol):
     def __call__(
         self,
         sympy_function: Any,
-        torch_function: Callable[..., torch.Tensor],
+        torch_function: Callable[..., torch.Tensor] | str,
         *,
         grad: Callable[..., Sequence[torch.Tensor | float | None]] | None = None,
         name: str | None = None,
@@ -80,7 +80,10 @@ class RegisterFunction(Protocol):
 
         Args:
             sympy_function: a ``sympy.Function`` subclass (or ``sympy.Function("name")``).
-            torch_function: its element-wise, broadcasting torch implementation.
+            torch_function: its element-wise, broadcasting torch implementation, or the
+                import path of it (``"torch.special:i0e"``, ``"my_plugin.ops:f"``): then
+                neither torch nor that module is imported until a formula using the function
+                is compiled (or ``acl plugins`` checks it), so listing families stays fast.
             grad: only where torch cannot differentiate ``torch_function``: a callable taking
                 the same arguments and returning the partial derivative with respect to each
                 argument (``None`` for constant arguments).

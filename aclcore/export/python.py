@@ -210,7 +210,7 @@ class _Writer:
         path = _torch_path(fn)
         if path is None:
             rows = table_rows.active_table().rows.values()
-            row = next((r for r in rows if r.implementation is fn), None)
+            row = next((r for r in rows if r.loaded and r.implementation is fn), None)
             who = f"function {row.name!r} from {row.provider}" if row else f"{fn!r}"
             raise ExportError(
                 f"family {family!r} uses the {who}, whose implementation is not a torch "

@@ -72,12 +72,19 @@ def check_family(family: object, plugin: str) -> KernelFamily:
     values = typical_values(family)
     half = (CHECK_SIZE - 1) // 2
     taps = list(itertools.product(range(-half, half + 1), repeat=family.ndim))
-    if active_table().plugin_rows(expr):  # only the plugin's torch code can evaluate them,
-        found = _compiled_values(family, taps, values)  # and that plugin imported torch
-    else:
+    rows = active_table().plugin_rows(expr)
+    found: list[complex | None] | None = None
+    if not rows:
         explicit, _ = resolve_singularities(expr, family.coords, positive)
         evaluate = _evaluator(explicit, family)
         found = [evaluate(tap, values) for tap in taps]
+    elif not all(row.loaded for row in rows):
+        # a function named by import path is not imported to list families: SymPy evaluates
+        # the formula where the plugin's function defines a numeric value (_eval_evalf)
+        explicit, _ = resolve_singularities(expr, family.coords, positive)
+        found = _sympy_values(explicit, family, taps, values)
+    if found is None:  # the plugin's torch code evaluates its functions
+        found = _compiled_values(family, taps, values)
     for tap, value in zip(taps, found, strict=True):
         if not (value is not None and cmath.isfinite(value) and value.imag == 0):
             where = ", ".join(f"{c}={v}" for c, v in zip(family.coord_names, tap, strict=True))
@@ -104,6 +111,29 @@ def _compiled_values(family: KernelFamily, taps: list[tuple[int, ...]],
     params = {n: torch.tensor(v, dtype=torch.float64) for n, v in values.items()}
     out = compile_family(family)(coords, params, check_finite=False)
     return [complex(float(v)) for v in out.tolist()]
+
+
+def _sympy_values(expr: sp.Expr, family: KernelFamily, taps: list[tuple[int, ...]],
+                  values: dict[str, float]) -> list[complex | None] | None:
+    """SymPy's numeric values of ``expr`` at ``taps``, or ``None`` where a function in it
+    has no numeric evaluation in SymPy (then only its torch implementation can give one)."""
+    symbols = [*family.coords, *(p.symbol for p in family.params)]
+    akps = [sp.Float(values[p.name]) for p in family.params]
+    found: list[complex | None] = []
+    for tap in taps:
+        point = dict(zip(symbols, [*map(sp.Integer, tap), *akps], strict=True))
+        try:
+            out = sp.N(expr.xreplace(point), 20)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
+            found.append(None)
+            continue
+        if out.atoms(sp.Function) or out.free_symbols:
+            return None  # a function SymPy cannot evaluate
+        try:
+            found.append(complex(out))
+        except (TypeError, ValueError):
+            found.append(None)
+    return found
 
 
 def _atan2(y: Any, x: Any) -> Any:

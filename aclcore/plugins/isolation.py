@@ -7,6 +7,7 @@ then calls every plugin's ``acl_register_functions`` and every plugin's
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import re
@@ -22,6 +23,7 @@ from aclcore.plugins.report import PluginFailure, PluginRecord, PluginReport
 
 if TYPE_CHECKING:
     from aclcore.plugins.registry import Registry
+    from aclcore.symbolic.functions import TorchFunction
 
 __all__ = ["HOOKS", "Loading", "Plugin", "from_entry_point", "from_object", "select"]
 
@@ -312,12 +314,42 @@ class _FunctionRegister(_Register):
         try:
             row = make_function(sympy_function, torch_function, provider=record.name, **options)
             item = row.name
-            check_function(row)
+            if row.lazy:  # named by import path: imported and checked on first use
+                row = dataclasses.replace(row, loader=_checked_loader(self.loading, self.plugin,
+                                                                      where))
+            else:
+                check_function(row)
             self.loading.registry.add_function(row)
         except Exception as err:
             self.loading.fail(self.plugin, "function", err, str(item) if item else None, where)
         else:
             record.functions.append(row.name)
+
+
+def _checked_loader(loading: Loading, plugin: Plugin, where: tuple[str, int] | None
+                    ) -> Callable[[TorchFunction], Callable[..., Any]]:
+    """The loader of a plugin function named by import path: import it, check it as an
+    eagerly registered one is checked, and record a failure against the plugin (``acl
+    plugins`` lists it) besides raising it."""
+
+    def load(row: TorchFunction) -> Callable[..., Any]:
+        from aclcore.plugins.checks import check_function
+        from aclcore.symbolic.functions import load_implementation
+
+        try:
+            implementation = load_implementation(row)
+            check_function(dataclasses.replace(row, torch=implementation, grad=None,
+                                               loader=None))
+        except Exception as err:
+            loading.fail(plugin, "function", err, row.name, where)
+            plugin.record.finish()
+            raise PluginError(
+                f"{_source(plugin.record)}: function {row.name!r} (implementation "
+                f"{row.torch!r}, imported on first use) is unusable: {err}"
+            ) from err
+        return implementation
+
+    return load
 
 
 class _FamilyRegister(_Register):

@@ -12,6 +12,7 @@ sees plugin functions without ever looking plugins up.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -261,8 +262,14 @@ class Registry:
         return dict(self._functions)
 
     def report(self) -> PluginReport:
-        """What the plugins did (loading them first); also lists in-process families."""
+        """What the plugins did (loading them first, then importing and checking the
+        functions they named by import path, which listing families does not); also lists
+        in-process families."""
         records = self.records()  # loads plugins
+        for row in list(self._functions.values()):
+            if not row.loaded:  # its loader records a failure against the plugin
+                with contextlib.suppress(Exception):
+                    _ = row.implementation
         report = self.info.get("report")
         if not isinstance(report, PluginReport):
             report = PluginReport()

@@ -23,15 +23,17 @@ import difflib
 import functools
 import importlib
 import keyword
+import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 from sympy.core.function import UndefinedFunction
 
-from aclcore.errors import AclError
+from aclcore.errors import AclError, PluginError
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +46,7 @@ __all__ = [
     "BUILTIN_FUNCTIONS",
     "BUILTIN_TABLE",
     "CONSTANT_NAMES",
+    "IMPORT_PATH",
     "MAX_BESSEL_ORDER",
     "STRUCTURAL_FUNCTIONS",
     "STRUCTURAL_NAMES",
@@ -53,6 +56,7 @@ __all__ = [
     "active_table",
     "complete_table",
     "install_table",
+    "load_implementation",
     "make_function",
     "sqrt1",
 ]
@@ -77,6 +81,10 @@ class TorchFunction:
         differentiable: False where the result is piecewise constant (gradient zero).
         provider: who registered it ("aclcore" or a plugin name).
         arity: the numbers of arguments the function takes.
+        grad: for a plugin implementation named by import path, the ``grad`` it is wrapped
+            with (:func:`~aclcore.symbolic.autograd.with_grad`) once imported.
+        loader: for a plugin implementation named by import path, what imports it on first
+            use (default :func:`load_implementation`; the plugin loader adds its checks).
     """
 
     name: str
@@ -88,21 +96,67 @@ class TorchFunction:
     differentiable: bool = True
     provider: str = "aclcore"
     arity: tuple[int, ...] = field(default=(1,))
+    grad: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    loader: Callable[[TorchFunction], Callable[..., Any]] | None = field(
+        default=None, compare=False, repr=False)
+    _loaded: dict[str, Any] = field(default_factory=dict, init=False, compare=False,
+                                    repr=False)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the implementation is a plugin's import path, imported (and checked) on
+        first use: ``torch`` is a string and a ``grad`` or a ``loader`` comes with it."""
+        return isinstance(self.torch, str) and (self.grad is not None or self.loader is not None)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether :attr:`implementation` can be had without importing anything new (always,
+        except for a :attr:`lazy` row not used yet)."""
+        return not self.lazy or "value" in self._loaded
 
     @property
     def implementation(self) -> Callable[..., Any]:
-        """The torch implementation as a callable (imported on first use for built-ins)."""
-        return _resolve(self.torch) if isinstance(self.torch, str) else self.torch
+        """The torch implementation as a callable.
+
+        A built-in row's import path is imported on first use. A :attr:`lazy` row is
+        imported, wrapped with its ``grad`` and handed to its ``loader`` (the plugin loader
+        checks it there) once; a failure is raised again on every later use.
+        """
+        if not isinstance(self.torch, str):
+            return self.torch
+        if not self.lazy:
+            return _resolve(self.torch)
+        loaded = self._loaded
+        if "value" not in loaded:
+            with _LAZY_LOCK:
+                if "error" in loaded:
+                    raise loaded["error"].with_traceback(None)
+                if "value" not in loaded:
+                    try:
+                        loaded["value"] = (self.loader or load_implementation)(self)
+                    except Exception as err:
+                        loaded["error"] = err
+                        raise
+        return cast("Callable[..., Any]", loaded["value"])
 
     @property
     def torch_name(self) -> str | None:
         """``"torch.exp"`` where the implementation is a function of the ``torch`` module
         itself (the generated code calls it by that name), else ``None``."""
         if isinstance(self.torch, str):
+            if self.lazy or not self.torch.startswith("torch."):
+                return None
             return self.torch if ":" not in self.torch else None
         name = getattr(self.torch, "__name__", "")
         torch_module = importlib.import_module("torch")
         return f"torch.{name}" if getattr(torch_module, name, None) is self.torch else None
+
+
+_LAZY_LOCK = threading.RLock()
+
+#: An implementation named by import path: ``"package.module:function"`` (the function may be
+#: an attribute path, ``"package.module:Class.method"``) or a dotted ``"torch.special.i0e"``.
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?")
 
 
 @functools.cache
@@ -111,8 +165,39 @@ def _resolve(path: str) -> Callable[..., Any]:
     module, sep, attr = path.partition(":")
     if not sep:
         module, _, attr = path.rpartition(".")
-    value: Callable[..., Any] = getattr(importlib.import_module(module), attr)
-    return value
+    value: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        value = getattr(value, part)
+    return cast("Callable[..., Any]", value)
+
+
+def load_implementation(row: TorchFunction) -> Callable[..., Any]:
+    """Import a :attr:`~TorchFunction.lazy` row's implementation and wrap it with its
+    ``grad``: what :attr:`TorchFunction.implementation` does on first use without a loader.
+
+    Raises:
+        PluginError: the path cannot be imported or does not name a callable, saying which
+            function, which provider and what to fix.
+    """
+    path = str(row.torch)
+    try:
+        fn = _resolve(path)
+    except (ImportError, AttributeError) as err:
+        raise PluginError(
+            f"function {row.name!r} (registered by {row.provider}) is implemented by "
+            f"{path!r}, which cannot be imported: {type(err).__name__}: {err}; install the "
+            "module it names or correct the path given to register(...)"
+        ) from err
+    if not callable(fn):
+        raise PluginError(
+            f"function {row.name!r} (registered by {row.provider}): {path!r} is a "
+            f"{type(fn).__name__}, not a callable torch implementation"
+        )
+    if row.grad is None:
+        return fn
+    from aclcore.symbolic.autograd import with_grad  # torch: the implementation is loaded
+
+    return with_grad(fn, row.grad)
 
 
 def sqrt1(arg: Any) -> Any:
@@ -464,7 +549,7 @@ def complete_table() -> FunctionTable:
 
 def make_function(
     sympy_function: Any,
-    torch_function: Callable[..., Any],
+    torch_function: Callable[..., Any] | str,
     *,
     grad: Callable[..., Any] | None = None,
     name: str | None = None,
@@ -478,7 +563,10 @@ def make_function(
     Args:
         sympy_function: a SymPy function class (``sympy.Function`` subclass or an undefined
             function ``sympy.Function("name")``).
-        torch_function: its torch implementation, element-wise and broadcasting.
+        torch_function: its torch implementation, element-wise and broadcasting: the
+            callable, or its import path (``"torch.special:i0e"``, ``"my_plugin.ops:f"``),
+            imported on first use, so that registering it imports neither torch nor the
+            module (listing families stays fast).
         grad: where torch cannot differentiate ``torch_function``, a callable returning the
             partial derivative with respect to each argument (``None`` for constant ones).
         name: the formula name (default: the SymPy function's name).
@@ -495,8 +583,15 @@ def make_function(
             f"function {fname!r}: expected a SymPy function class (e.g. "
             f"sympy.Function({fname!r}) or a sympy.Function subclass), got {sympy_function!r}"
         )
-    if not callable(torch_function):
-        raise AclError(f"function {fname!r}: the torch implementation must be callable")
+    if isinstance(torch_function, str):
+        if not IMPORT_PATH.fullmatch(torch_function):
+            raise AclError(
+                f"function {fname!r}: the torch implementation {torch_function!r} is not an "
+                "import path; give the callable itself or 'package.module:function'"
+            )
+    elif not callable(torch_function):
+        raise AclError(f"function {fname!r}: the torch implementation must be callable (or "
+                       "its import path 'package.module:function')")
     if grad is not None and not callable(grad):
         raise AclError(f"function {fname!r}: grad must be callable (returning one partial "
                        "derivative per argument)")
@@ -516,19 +611,22 @@ def make_function(
         raise AclError(f"function {fname!r}: constant_args must be argument positions "
                        f"0..{max(arity) - 1} (it takes {' or '.join(map(str, arity))} "
                        f"argument(s)), got {constant_args!r}")
-    if grad is None:
-        impl = torch_function
-    else:
+    lazy = isinstance(torch_function, str)
+    impl: Callable[..., Any] | str = torch_function
+    if grad is not None and not isinstance(torch_function, str):
         from aclcore.symbolic.autograd import with_grad  # torch: a plugin function uses it
 
         impl = with_grad(torch_function, grad)
+    shown = torch_function if lazy else getattr(torch_function, "__name__", "torch function")
     return TorchFunction(
         name=fname,
         sympy=sympy_function,
         torch=impl,
-        doc=doc or f"{getattr(torch_function, '__name__', 'torch function')} (plugin)",
+        doc=doc or f"{shown} (plugin)",
         domain=(float(lo_hi[0]), float(lo_hi[1])),
         constant_args=tuple(constant_args),
         provider=provider,
         arity=arity,
+        grad=grad if lazy else None,
+        loader=load_implementation if lazy else None,
     )

@@ -6,7 +6,10 @@ uses it.
 **The function** ``i0e(t) = exp(-|t|) I0(t)``, the exponentially scaled modified Bessel
 function of the first kind of order 0. SymPy has no such function and aclcore's table has no
 ``I0``; torch has ``torch.special.i0e`` (with a gradient, so no ``grad=`` is needed).
-The scaling keeps it finite where ``I0`` overflows (``I0(100) ~ 1e42``).
+The scaling keeps it finite where ``I0`` overflows (``I0(100) ~ 1e42``). It is registered
+by its import path, ``"torch.special:i0e"``: this module never imports torch, so listing
+families (``acl families``) does not either; aclcore imports and checks the function the
+first time a formula using it is compiled (``acl plugins`` checks it too).
 
 **The family** ``gaussian_ring`` (x, y): a circle of radius :math:`\rho` blurred by an
 isotropic Gaussian of scale :math:`\sigma`. Averaging the Gaussian
@@ -29,7 +32,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import sympy as sp
-import torch
 
 from aclcore import KernelFamily, Param, hookimpl
 from aclcore.hookspecs import RegisterFamily, RegisterFunction
@@ -73,7 +75,7 @@ class i0e(sp.Function):  # type: ignore[misc]  # SymPy is untyped
 @hookimpl
 def acl_register_functions(register: RegisterFunction) -> None:
     """Teach aclcore ``i0e`` (the families of every plugin may use it)."""
-    register(i0e, torch.special.i0e, doc="torch.special.i0e (exp(-|x|) I0(x))",
+    register(i0e, "torch.special:i0e", doc="torch.special.i0e (exp(-|x|) I0(x))",
              domain=(-20.0, 20.0))
 
 
