@@ -4,7 +4,9 @@
   sub-expression results stays warm, as it is after the first family of a session), paired
   round by round with ``lambdify(..., "torch")`` of the same formula;
 * ``cold``: the first compile in a fresh interpreter (SymPy's first-use imports and memo
-  empty), against the first ``lambdify`` in another fresh interpreter, round by round;
+  empty), against the first ``lambdify`` in another fresh interpreter, round by round. The
+  compiler's own modules are imported before the clock starts, as ``import sympy`` imports
+  ``lambdify``'s (about 15 ms here: start-up, measured by :mod:`aclcore.bench.startup`);
 * ``cached``: a compile that the cache answers.
 """
 
@@ -42,7 +44,7 @@ def measure_warm(name: str = "gabor", *, rounds: int = 11, repeats: int = 3) -> 
 
 
 _COLD = """
-import time, aclcore, sympy as sp, torch
+import time, aclcore, aclcore.compile, sympy as sp, torch
 family = aclcore.families()[{name!r}]
 start = time.perf_counter()
 {work}

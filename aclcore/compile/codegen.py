@@ -108,6 +108,7 @@ class Emitter:
         self._splits: dict[sp.Basic, LinearForm | None] = {}
         self._kinds: dict[sp.Basic, int] = {}
         self._stacks: dict[tuple[sp.Basic, ...], str] = {}
+        self._forms: dict[tuple[tuple[sp.Basic, sp.Basic], ...], str] = {}  # body products
         self.scopes: list[Scope] = [Scope(mask=None)]
         for sym, var in symbol_vars.items():
             self.scopes[0].memo[sym] = var
@@ -155,6 +156,7 @@ class Emitter:
         top = {k: v for k, v in self.scopes[0].memo.items() if v in grid}
         self.scopes = [Scope(mask=None, memo={**self._symbols, **top})]
         self.lines = []
+        self._forms = {}
         self.rewrites = rewrites
         self.rewritten = False
 
@@ -303,8 +305,23 @@ class Emitter:
 
     def _linear(self, form: LinearForm) -> str:
         """Emit ``sum(c * m)`` as one matrix product (also for one term: an outer product,
-        whose backward pass is one matrix-vector product instead of a product and a sum)."""
+        whose backward pass is one matrix-vector product instead of a product and a sum).
+
+        The terms with numeric coefficients are a function of the grid alone: computed once
+        per tap grid (or a number), they are added to the product of the others, so
+        ``1 - r**2/(2*sigma**2)`` is one feature, not two; and a product already computed
+        (``exp(-r**2/(2*sigma**2))`` beside it) is reused."""
+        fixed = [c * m for m, c in form.items() if c.is_number]
+        if fixed and len(fixed) < len(form):
+            rest = {m: c for m, c in form.items() if not c.is_number}
+            # a coefficient alone (``a + x``) is added as it is: no product to compute
+            base = self.emit(rest[sp.S.One]) if list(rest) == [sp.S.One] else self._linear(rest)
+            return self.assign(f"{base} + {self.emit(sp.Add(*fixed))}")
         items = sorted(form.items(), key=lambda item: sp.default_sort_key(item[0]))
+        key = tuple(items)
+        unmasked = self.scopes[-1].mask is None
+        if unmasked and key in self._forms:
+            return self._forms[key]
         features = tuple(m for m, _ in items)
         feats = [None if m == 1 else self.emit(m) for m in features]
         listed = ", ".join("None" if f is None else f for f in feats)
@@ -321,7 +338,10 @@ class Emitter:
             else:
                 stacked = self.assign(code, "_s")
         coeffs = ", ".join(self.tensor(self.emit(c)) for _, c in items)
-        return self.assign(f"linear_form(({coeffs},), ({listed},), {stacked})")
+        var = self.assign(f"linear_form(({coeffs},), ({listed},), {stacked})")
+        if unmasked:
+            self._forms[key] = var
+        return var
 
     # -- arithmetic -------------------------------------------------------------------------
     def _product(self, factors: list[sp.Basic], coeff: str | None) -> str:

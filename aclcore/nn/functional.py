@@ -12,6 +12,7 @@ Nothing here holds state; :mod:`aclcore.nn` builds the modules on top.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -229,15 +230,45 @@ def sample_kernels(
         kernels = (dense * weights).sum(dim=tuple(range(-nd, 0)))
     kernels = kernels.expand(*lead, *size) if kernels.shape != (*lead, *size) else kernels
     if mode != "none":
-        scale, offset = normalization(kernels, mode, nd)
-        if check_finite and discretization == "sample":
-            # 1/scale is the (floored) sum or norm: inf or NaN where the kernel is
-            reduced = offset if mode == "zero_mean" else scale.reciprocal()
-            compiled.check_finite(kernels, coords, ps, reduced=reduced)
-        # the same values as (kernels + offset) * scale, without a pass over the bank for
-        # the unit scale of "zero_mean" or the zero offset of "sum" and "l2"
-        kernels = kernels + offset if mode == "zero_mean" else kernels * scale
+        check = check_finite and discretization == "sample"
+        fast = _normalized(kernels, mode, nd) if check and not torch.compiler.is_compiling() \
+            else None
+        if fast is not None:
+            kernels = fast
+        else:
+            scale, offset = normalization(kernels, mode, nd)
+            if check:
+                # 1/scale is the (floored) sum or norm: inf or NaN where the kernel is
+                reduced = offset if mode == "zero_mean" else scale.reciprocal()
+                compiled.check_finite(kernels, coords, ps, reduced=reduced)
+            # the same values as (kernels + offset) * scale, without a pass over the bank
+            # for the unit scale of "zero_mean" or the zero offset of "sum" and "l2"
+            kernels = kernels + offset if mode == "zero_mean" else kernels * scale
     return kernels if kernels.dtype == out_dtype else kernels.to(out_dtype)
+
+
+def _normalized(kernels: torch.Tensor, mode: str, ndim: int) -> torch.Tensor | None:
+    """:func:`normalization` applied, in fewer operations, where its reduction is finite and
+    (``"sum"``, ``"l2"``) at least ``eps`` in magnitude for every kernel, which one look at
+    the reduction's extremes tells: the floor is then inactive and the result is bitwise the
+    same. ``None`` otherwise (a non-finite kernel, a floored one): the caller takes the
+    general path, which checks and floors."""
+    dims = tuple(range(kernels.dim() - ndim, kernels.dim()))
+    try:
+        if mode == "zero_mean":
+            mean = kernels.mean(dim=dims, keepdim=True)
+            return kernels - mean if math.isfinite(float(mean.detach().sum())) else None
+        if mode == "sum":
+            total = kernels.sum(dim=dims, keepdim=True)
+        else:
+            total = torch.linalg.vector_norm(kernels, dim=dims, keepdim=True)
+        low, high = torch.aminmax(total.detach().abs())
+        eps = max(NORM_EPS, torch.finfo(kernels.dtype).tiny)
+        if not (float(low) >= eps and math.isfinite(float(high))):
+            return None
+    except RuntimeError:  # a transform that cannot read values (vmap): the general path
+        return None  # raises the error that says what to do
+    return kernels * total.reciprocal()
 
 
 def reversed_padding(

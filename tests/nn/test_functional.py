@@ -187,6 +187,29 @@ def test_normalization_floor_is_norm_eps_where_the_dtype_holds_it() -> None:
         normalization(zero, "max", 2)
 
 
+@pytest.mark.parametrize("mode", ["sum", "zero_mean", "l2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_checked_normalisation_is_bitwise_the_general_rule(mode: str, dtype: torch.dtype
+                                                           ) -> None:
+    # a checked sampling reads the reduction once and skips the floor where it is inactive;
+    # check_finite=False always takes the general rule: the banks and gradients must agree
+    # bitwise, also in a bank where some kernels are floored (sum ~ 0) and others are not
+    fam = KernelFamily("scaled", a * sp.exp(-(x**2 + y**2) / 2), (x, y), [Param(a, 0.1)])
+    size = 5
+    values = torch.tensor([[0.3, 0.0], [1.5, -0.7]], dtype=dtype)  # a = 0: sum and norm 0
+    for floored in (False, True):
+        akps = values if floored else values[:1, :1]
+        leaf_fast = akps.clone().requires_grad_()
+        leaf_slow = akps.clone().requires_grad_()
+        fast = sample_kernels(fam, {"a": leaf_fast}, size, normalize=mode)
+        slow = sample_kernels(fam, {"a": leaf_slow}, size, normalize=mode, check_finite=False)
+        assert torch.equal(fast, slow), (mode, floored)
+        up = torch.randn(fast.shape, dtype=dtype, generator=torch.Generator().manual_seed(1))
+        (g_fast,) = torch.autograd.grad(fast, leaf_fast, up)
+        (g_slow,) = torch.autograd.grad(slow, leaf_slow, up)
+        assert torch.equal(g_fast, g_slow), (mode, floored)
+
+
 @pytest.mark.parametrize("discretization", ["sample", "integrate"])
 @pytest.mark.parametrize("mode", ["none", "sum", "zero_mean", "l2"])
 def test_gradcheck(discretization: str, mode: str) -> None:
