@@ -44,7 +44,8 @@ def measure_warm(name: str = "gabor", *, rounds: int = 11, repeats: int = 3) -> 
 
 
 _COLD = """
-import time, aclcore, aclcore.compile, sympy as sp, torch
+import time, aclcore, sympy as sp, torch
+import aclcore.compile.compiler, aclcore.compile.codegen, aclcore.symbolic.special
 family = aclcore.families()[{name!r}]
 start = time.perf_counter()
 {work}

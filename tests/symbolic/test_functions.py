@@ -113,13 +113,33 @@ def test_sinc_pi_is_torch_sinc_with_gradients_that_work_under_torch_func() -> No
     from aclcore.symbolic.special import sinc_pi
 
     x = torch.tensor([0.0, 1e-3, 0.02, 0.05, 0.7, -2.2], dtype=torch.float64)
-    assert torch.equal(sinc_pi(x), torch.sinc(x))
+    torch.testing.assert_close(sinc_pi(x), torch.sinc(x), rtol=3e-16, atol=0)
     assert torch.autograd.gradcheck(sinc_pi, (x.clone().requires_grad_(),))
     assert torch.autograd.gradgradcheck(sinc_pi, (x.clone().requires_grad_(),))
     per_point = torch.func.vmap(torch.func.grad(sinc_pi))(x)
     xs = x.clone().requires_grad_()
     (expected,) = torch.autograd.grad(sinc_pi(xs).sum(), xs)
     torch.testing.assert_close(per_point, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sinc_pi_values_match_torch_sinc_to_an_ulp_including_special_points(
+        dtype: torch.dtype) -> None:
+    # sinc_pi computes torch.sinc's sin(pi u)/(pi u) through the vectorised sin (even: on
+    # |pi u| floored at the smallest normal number, so 1 at 0 without a mask)
+    from aclcore.symbolic.special import sinc_pi
+
+    tiny = torch.finfo(dtype).tiny
+    special = [0.0, -0.0, tiny, -tiny, tiny / 8, 1e-30, -1e-30, 1.0, -3.0, 0.5, 1e30,
+               float("inf"), float("-inf"), float("nan")]
+    u = torch.cat([torch.linspace(-60, 60, 20001, dtype=torch.float64),
+                   torch.tensor(special, dtype=torch.float64)]).to(dtype)
+    got, want = sinc_pi(u), torch.sinc(u)
+    assert torch.equal(torch.isnan(got), torch.isnan(want))  # inf and nan give nan
+    assert (got[u == 0] == 1).all() and (got[u.abs() <= 1e-30] == 1).all()
+    ulp = torch.finfo(dtype).eps
+    finite = torch.isfinite(want)
+    assert float((got - want)[finite].abs().max()) <= 2 * ulp
 
 
 @pytest.mark.parametrize(("h0", "expected"), [(None, 0.5), (sp.Integer(1), 1.0), (sp.S(0), 0.0)])
