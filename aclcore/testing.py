@@ -392,7 +392,7 @@ def plugin_registry(
     with use_registry(registry):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AclPluginWarning)
-            report = plugin_report(registry)
+            report = plugin_report(registry, check_functions=True)
         if report.failures:
             raise AssertionError(
                 "plugin failures:\n" + "\n".join(f"  - {f}" for f in report.failures)

@@ -4,8 +4,8 @@ Every program runs in a fresh interpreter (nothing cached in-process), the progr
 alternating round by round; the figure is the round's wall time of the program over that of
 ``python -c "import torch"`` in the same round. The ``acl`` listings are measured with
 ``ACL_LOAD_PLUGINS=classic`` (acl-classic only: it imports no torch) and with every installed
-plugin (acl-example registers ``torch.special:i0e`` by import path: listing imports no torch,
-while ``acl plugins``, which checks every function, imports it).
+plugin (acl-example registers ``torch.special:i0e`` by import path: the listings import no
+torch; ``acl plugins --check``, which imports and checks such functions, is not a listing).
 """
 
 from __future__ import annotations

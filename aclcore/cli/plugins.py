@@ -1,4 +1,4 @@
-"""``acl plugins [--json]``: what the plugin loader did, plugin by plugin.
+"""``acl plugins [--json] [--check]``: what the plugin loader did, plugin by plugin.
 
 Exits with 1 when a plugin failed, so scripts and CI can check an installation.
 """
@@ -22,18 +22,21 @@ def add_plugins_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "functions and failures. Exits with 1 when a plugin failed.",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--check", action="store_true",
+                   help="also import and check every function a plugin registered by import "
+                   "path (imports what the paths name, e.g. torch)")
     p.set_defaults(run=cmd_plugins)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """``acl plugins [--json]``."""
+    """``acl plugins [--json] [--check]``."""
     import warnings
 
     from aclcore.plugins import AclPluginWarning, plugin_report
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AclPluginWarning)  # they are listed below
-        report = plugin_report()
+        report = plugin_report(check_functions=args.check)
     if args.json:
         print_json(report.to_json())
         return 1 if report.failures else 0

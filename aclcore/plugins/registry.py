@@ -31,6 +31,7 @@ from aclcore.symbolic.functions import (
     TorchFunction,
     install_table,
     make_function,
+    module_installed,
 )
 
 __all__ = [
@@ -261,14 +262,19 @@ class Registry:
         self.ensure_loaded()
         return dict(self._functions)
 
-    def report(self) -> PluginReport:
-        """What the plugins did (loading them first, then importing and checking the
-        functions they named by import path, which listing families does not); also lists
-        in-process families."""
+    def report(self, *, check_functions: bool = False) -> PluginReport:
+        """What the plugins did (loading them first); also lists in-process families.
+
+        A function a plugin registered by import path is not imported to list it, unless
+        the module the path names is not installed at all (found without importing it);
+        ``check_functions=True`` imports and checks every such function (importing what
+        it names, e.g. torch), as its first use would. Either way a failure is recorded
+        against its plugin.
+        """
         records = self.records()  # loads plugins
         for row in list(self._functions.values()):
-            if not row.loaded:  # its loader records a failure against the plugin
-                with contextlib.suppress(Exception):
+            if not row.loaded and (check_functions or not module_installed(str(row.torch))):
+                with contextlib.suppress(Exception):  # the loader records the failure
                     _ = row.implementation
         report = self.info.get("report")
         if not isinstance(report, PluginReport):
@@ -343,9 +349,12 @@ def families() -> dict[str, KernelFamily]:
     return current_registry().families()
 
 
-def plugin_report(registry: Registry | None = None) -> PluginReport:
-    """What the plugins of ``registry`` (default: the current one) did, loading them first."""
-    return (registry if registry is not None else current_registry()).report()
+def plugin_report(registry: Registry | None = None, *, check_functions: bool = False
+                  ) -> PluginReport:
+    """What the plugins of ``registry`` (default: the current one) did, loading them first
+    (``check_functions``: see :meth:`Registry.report`)."""
+    return (registry if registry is not None else current_registry()).report(
+        check_functions=check_functions)
 
 
 def formula_functions() -> dict[str, Any]:

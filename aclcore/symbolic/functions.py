@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import importlib.util
 import keyword
 import re
 import threading
@@ -58,6 +59,7 @@ __all__ = [
     "install_table",
     "load_implementation",
     "make_function",
+    "module_installed",
     "sqrt1",
 ]
 
@@ -169,6 +171,16 @@ def _resolve(path: str) -> Callable[..., Any]:
     for part in attr.split("."):
         value = getattr(value, part)
     return cast("Callable[..., Any]", value)
+
+
+def module_installed(path: str) -> bool:
+    """Whether the top-level package of an import path is installed, found without
+    importing anything (``"torch.special:i0e"``: is there a ``torch``)."""
+    top = path.partition(":")[0].partition(".")[0]
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def load_implementation(row: TorchFunction) -> Callable[..., Any]:

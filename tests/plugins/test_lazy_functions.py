@@ -96,17 +96,35 @@ def test_unimportable_path_fails_on_first_use_and_in_the_report(
     assert code == 1 and data["plugins"][0]["status"] == "partial"
 
 
-def test_acl_plugins_checks_a_function_no_formula_used_yet(ops_module: str) -> None:
+def test_acl_plugins_lists_a_path_whose_package_is_not_installed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    provider = plugin("ops", functions=[(cube_fn, "no_such_package_zz:cube", {}),
+                                        (sp.Function("fine_fn"), "math:floor", {})])
+    with loaded(ep("ops", provider)):
+        code = cli.main(["plugins"])  # no formula used the functions, no --check
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED function 'cube_fn'" in out and "no_such_package_zz" in out
+    assert "fine_fn" not in out.split("FAILED")[1]  # installed: not imported, not failed
+
+
+def test_acl_plugins_check_imports_and_checks_a_function_no_formula_used_yet(
+        ops_module: str, capsys: pytest.CaptureFixture[str]) -> None:
     provider = plugin("ops", functions=[
         (cube_fn, f"{ops_module}:doubles_in_place", {}),
         (sp.Function("not_callable"), f"{ops_module}:NOT_CALLABLE", {}),
     ])
     with loaded(ep("ops", provider)) as reg:
         assert reg.families() == {}
+        # the listing imports nothing (the module is installed: found without importing)
+        assert not plugin_report(reg).failures and cli.main(["plugins"]) == 0
         assert ops_module not in sys.modules
+        assert cli.main(["plugins", "--check"]) == 1
+        out = capsys.readouterr().out
         failures = {f.item: f.message for f in plugin_report(reg).failures}
     assert "writes into its argument" in failures["cube_fn"]
     assert "not a callable" in failures["not_callable"]
+    assert "FAILED function 'cube_fn'" in out
 
 
 def test_family_whose_function_sympy_cannot_evaluate_is_checked_with_torch(
@@ -148,9 +166,9 @@ def test_a_string_that_is_not_an_import_path_is_refused(path: str) -> None:
         make_function(sp.Function("f_str"), path)
 
 
-def test_listing_with_every_installed_plugin_imports_no_torch() -> None:
+def test_listings_with_every_installed_plugin_import_no_torch() -> None:
     code = ("import contextlib, sys, aclcore\nfrom aclcore.cli import main\n"
-            "names = aclcore.families()\nmain(['families'])\n"
+            "names = aclcore.families()\nmain(['families'])\nmain(['plugins'])\n"
             "with contextlib.suppress(SystemExit): main(['--version'])\n"
             "print(sorted(names), 'torch' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "ACL_LOAD_PLUGINS"}

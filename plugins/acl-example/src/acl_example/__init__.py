@@ -9,7 +9,7 @@ function of the first kind of order 0. SymPy has no such function and aclcore's 
 The scaling keeps it finite where ``I0`` overflows (``I0(100) ~ 1e42``). It is registered
 by its import path, ``"torch.special:i0e"``: this module never imports torch, so listing
 families (``acl families``) does not either; aclcore imports and checks the function the
-first time a formula using it is compiled (``acl plugins`` checks it too).
+first time a formula using it is compiled (``acl plugins --check`` checks it at once).
 
 **The family** ``gaussian_ring`` (x, y): a circle of radius :math:`\rho` blurred by an
 isotropic Gaussian of scale :math:`\sigma`. Averaging the Gaussian
