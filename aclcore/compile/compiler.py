@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -297,7 +298,7 @@ class CompiledFamily:
             # one reduction instead of a full isfinite pass: NaN/inf anywhere make the sum
             # non-finite; only then (or on overflow of the sum) is the full check done
             probe = out.detach().sum() if reduced is None else reduced.detach().sum()
-            bad = not bool(torch.isfinite(probe)) and not bool(torch.isfinite(out).all())
+            bad = not math.isfinite(probe.item()) and not bool(torch.isfinite(out).all())
         except RuntimeError as err:  # e.g. torch.func.vmap: no data-dependent control
             raise ConfigError(
                 f"family {fam.name!r}: the finite check reads values, which this "
