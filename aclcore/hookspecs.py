@@ -83,7 +83,8 @@ class RegisterFunction(Protocol):
             torch_function: its element-wise, broadcasting torch implementation, or the
                 import path of it (``"torch.special:i0e"``, ``"my_plugin.ops:f"``): then
                 neither torch nor that module is imported until a formula using the function
-                is compiled (or ``acl plugins`` checks it), so listing families stays fast.
+                is compiled (or ``acl plugins --check`` checks it), so listing families
+                stays fast.
             grad: only where torch cannot differentiate ``torch_function``: a callable taking
                 the same arguments and returning the partial derivative with respect to each
                 argument (``None`` for constant arguments).

@@ -74,15 +74,14 @@ def check_family(family: object, plugin: str) -> KernelFamily:
     taps = list(itertools.product(range(-half, half + 1), repeat=family.ndim))
     rows = active_table().plugin_rows(expr)
     found: list[complex | None] | None = None
-    if not rows:
+    if not rows or not all(row.loaded for row in rows):
         explicit, _ = resolve_singularities(expr, family.coords, positive)
-        evaluate = _evaluator(explicit, family)
-        found = [evaluate(tap, values) for tap in taps]
-    elif not all(row.loaded for row in rows):
-        # a function named by import path is not imported to list families: SymPy evaluates
-        # the formula where the plugin's function defines a numeric value (_eval_evalf)
-        explicit, _ = resolve_singularities(expr, family.coords, positive)
-        found = _sympy_values(explicit, family, taps, values)
+        if rows:  # a function named by import path is not imported to list families: SymPy
+            # evaluates the formula where the plugin's function has a numeric value
+            found = _sympy_values(explicit, family, taps, values)
+        else:
+            evaluate = _evaluator(explicit, family)
+            found = [evaluate(tap, values) for tap in taps]
     if found is None:  # the plugin's torch code evaluates its functions
         found = _compiled_values(family, taps, values)
     for tap, value in zip(taps, found, strict=True):
