@@ -118,3 +118,17 @@ def test_every_installed_family_passes_the_contract(name: str) -> None:
 
 def test_the_contract_covers_every_installed_family() -> None:
     assert CLASSIC | {"gaussian_ring"} <= set(INSTALLED)
+
+
+def test_listings_with_every_installed_plugin_import_no_torch() -> None:
+    code = ("import contextlib, sys, aclcore\nfrom aclcore.cli import main\n"
+            "names = aclcore.families()\nmain(['families'])\nmain(['plugins'])\n"
+            "with contextlib.suppress(SystemExit): main(['--version'])\n"
+            "print(sorted(names), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "ACL_LOAD_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    names, torch_loaded = out.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    # acl-example registers torch.special:i0e by import path: listing imports no torch
+    assert "gaussian_ring" in names
+    assert torch_loaded == "False", out.stdout
