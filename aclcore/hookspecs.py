@@ -91,7 +91,8 @@ class RegisterFunction(Protocol):
             name: the name in formula strings (default: the SymPy function's name).
             doc: the lowering as shown in the translation-table docs.
             domain: an interval where every argument may be sampled; the function is
-                evaluated (and differentiated) there once before it is accepted.
+                evaluated (and differentiated) there once before it is accepted (one given
+                by import path: when it is imported).
             constant_args: positions of arguments that must be numeric constants.
         """
 

@@ -1,11 +1,14 @@
 """The checks the plugin loader runs on everything a plugin registers (cheap, once).
 
 A function is evaluated and differentiated once on its declared domain (refused when it
-writes into its arguments, changes their dtype, is not finite or has no gradient). A family is
-checked without compiling it and without torch, so that listing families stays instant: every
-function it uses must be in the table, its constants must be finite floats, and its formula
-(removable singularities resolved as the compiler will) must be finite at its typical AKPs on
-a 5-tap grid, evaluated with mpmath. The compiler runs on first use. Deeper checks
+writes into its arguments, changes their dtype, is not finite or has no gradient); one a
+plugin named by import path is checked when it is first imported (first use, or ``acl
+plugins --check``). A family is checked without compiling it and without torch, so that
+listing families stays instant: every function it uses must be in the table, its constants
+must be finite floats, and its formula (removable singularities resolved as the compiler
+will) must be finite at its typical AKPs on a 5-tap grid, evaluated with mpmath (SymPy's
+evalf for a plugin function not imported yet; the compiled code for one already imported or
+without a numeric evaluation in SymPy). The compiler runs on first use. Deeper checks
 (hypothesis over the whole domain, gradients of every AKP, pickling, ``torch.compile``) live
 in :mod:`aclcore.testing`, which plugin authors run in their own test suites.
 """

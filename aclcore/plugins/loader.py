@@ -8,8 +8,9 @@ once, lazily, on the first family look-up (never at ``import aclcore``):
 2. load each one and register it with a fresh :class:`pluggy.PluginManager`;
 3. call every plugin's ``acl_register_functions``, then every plugin's
    ``acl_register_families``, each plugin on its own;
-4. check each registered function (evaluated and differentiated once on its domain) and
-   family (compiled; name not taken).
+4. check each registered function (evaluated and differentiated once on its domain; one
+   registered by import path on its first use) and family (evaluated on a small grid; name
+   not taken).
 
 Any problem (import error, raising hook, invalid registration, compile error, duplicate name)
 is recorded as a :class:`PluginFailure` of that plugin only and warned about with
