@@ -6,6 +6,7 @@ import json
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ class cube_fn(sp.Function):  # type: ignore[misc]  # SymPy is untyped
 
 
 @pytest.fixture()
-def ops_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def ops_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A module on sys.path, not imported yet, with a good and a bad implementation."""
     name = f"lazy_ops_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent("""
