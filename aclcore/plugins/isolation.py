@@ -334,7 +334,7 @@ def _checked_loader(loading: Loading, plugin: Plugin, where: tuple[str, int] | N
 
     def load(row: TorchFunction) -> Callable[..., Any]:
         from aclcore.plugins.checks import check_function
-        from aclcore.symbolic.functions import load_implementation
+        from aclcore.symbolic.implementations import load_implementation
 
         try:
             implementation = load_implementation(row)

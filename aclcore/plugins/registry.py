@@ -31,8 +31,8 @@ from aclcore.symbolic.functions import (
     TorchFunction,
     install_table,
     make_function,
-    module_installed,
 )
+from aclcore.symbolic.implementations import module_installed
 
 __all__ = [
     "IN_PROCESS",

@@ -3,6 +3,8 @@
 * :mod:`.family` -- :class:`KernelFamily` and :class:`Param`, frozen validated values;
 * :mod:`.constraints` -- the AKP constraints (reparameterisations);
 * :mod:`.functions` -- THE function table (grammar name, SymPy object, torch lowering);
+* :mod:`.implementations` -- where a row's torch implementation comes from (an import
+  path, imported once; a plugin's on first use);
 * :mod:`.parse` -- the safe formula parser and its exact inverse printer (with
   :mod:`.source`, :mod:`.budget` and :mod:`.printer`);
 * :mod:`.special` -- torch implementations of the special functions the table names.

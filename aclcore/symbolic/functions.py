@@ -20,21 +20,23 @@ Semantics follow SymPy exactly; the rows that differ from the obvious torch call
 from __future__ import annotations
 
 import difflib
-import functools
 import importlib
-import importlib.util
 import keyword
-import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 from sympy.core.function import UndefinedFunction
 
-from aclcore.errors import AclError, PluginError
+from aclcore.errors import AclError
+from aclcore.symbolic.implementations import (
+    IMPORT_PATH,
+    load_implementation,
+    load_once,
+    resolve,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +49,6 @@ __all__ = [
     "BUILTIN_FUNCTIONS",
     "BUILTIN_TABLE",
     "CONSTANT_NAMES",
-    "IMPORT_PATH",
     "MAX_BESSEL_ORDER",
     "STRUCTURAL_FUNCTIONS",
     "STRUCTURAL_NAMES",
@@ -57,9 +58,7 @@ __all__ = [
     "active_table",
     "complete_table",
     "install_table",
-    "load_implementation",
     "make_function",
-    "module_installed",
     "sqrt1",
 ]
 
@@ -86,7 +85,8 @@ class TorchFunction:
         grad: for a plugin implementation named by import path, the ``grad`` it is wrapped
             with (:func:`~aclcore.symbolic.autograd.with_grad`) once imported.
         loader: for a plugin implementation named by import path, what imports it on first
-            use (default :func:`load_implementation`; the plugin loader adds its checks).
+            use (default :func:`~aclcore.symbolic.implementations.load_implementation`; the
+            plugin loader adds its checks).
     """
 
     name: str
@@ -127,19 +127,8 @@ class TorchFunction:
         if not isinstance(self.torch, str):
             return self.torch
         if not self.lazy:
-            return _resolve(self.torch)
-        loaded = self._loaded
-        if "value" not in loaded:
-            with _LAZY_LOCK:
-                if "error" in loaded:
-                    raise loaded["error"].with_traceback(None)
-                if "value" not in loaded:
-                    try:
-                        loaded["value"] = (self.loader or load_implementation)(self)
-                    except Exception as err:
-                        loaded["error"] = err
-                        raise
-        return cast("Callable[..., Any]", loaded["value"])
+            return resolve(self.torch)
+        return load_once(self, self._loaded, self.loader or load_implementation)
 
     @property
     def torch_name(self) -> str | None:
@@ -152,64 +141,6 @@ class TorchFunction:
         name = getattr(self.torch, "__name__", "")
         torch_module = importlib.import_module("torch")
         return f"torch.{name}" if getattr(torch_module, name, None) is self.torch else None
-
-
-_LAZY_LOCK = threading.RLock()
-
-#: An implementation named by import path: ``"package.module:function"`` (the function may be
-#: an attribute path, ``"package.module:Class.method"``) or a dotted ``"torch.special.i0e"``.
-IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?")
-
-
-@functools.cache
-def _resolve(path: str) -> Callable[..., Any]:
-    """``"torch.exp"`` or ``"package.module:function"`` -> the callable."""
-    module, sep, attr = path.partition(":")
-    if not sep:
-        module, _, attr = path.rpartition(".")
-    value: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        value = getattr(value, part)
-    return cast("Callable[..., Any]", value)
-
-
-def module_installed(path: str) -> bool:
-    """Whether the top-level package of an import path is installed, found without
-    importing anything (``"torch.special:i0e"``: is there a ``torch``)."""
-    top = path.partition(":")[0].partition(".")[0]
-    try:
-        return importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def load_implementation(row: TorchFunction) -> Callable[..., Any]:
-    """Import a :attr:`~TorchFunction.lazy` row's implementation and wrap it with its
-    ``grad``: what :attr:`TorchFunction.implementation` does on first use without a loader.
-
-    Raises:
-        PluginError: the path cannot be imported or does not name a callable, saying which
-            function, which provider and what to fix.
-    """
-    path = str(row.torch)
-    try:
-        fn = _resolve(path)
-    except (ImportError, AttributeError) as err:
-        raise PluginError(
-            f"function {row.name!r} (registered by {row.provider}) is implemented by "
-            f"{path!r}, which cannot be imported: {type(err).__name__}: {err}; install the "
-            "module it names or correct the path given to register(...)"
-        ) from err
-    if not callable(fn):
-        raise PluginError(
-            f"function {row.name!r} (registered by {row.provider}): {path!r} is a "
-            f"{type(fn).__name__}, not a callable torch implementation"
-        )
-    if row.grad is None:
-        return fn
-    from aclcore.symbolic.autograd import with_grad  # torch: the implementation is loaded
-
-    return with_grad(fn, row.grad)
 
 
 def sqrt1(arg: Any) -> Any:
