@@ -133,16 +133,18 @@ def linear_form(
         kept = max(first.dim() - nf, 0)
         if all(c.shape == first.shape for c in coefficients) and first.shape[kept:].numel() == 1:
             # the common case: coefficients of one shape, size 1 along the grid
-            common = tuple(first.shape[:kept])
-            lead: tuple[int, ...] | None = common
-            weights = torch.stack(list(coefficients), dim=-1).reshape(*common, len(coefficients))
+            lead: tuple[int, ...] | None = tuple(first.shape[:kept])
+            # one coefficient needs no stack (a copy and an autograd node fewer)
+            weights = first if len(coefficients) == 1 else torch.stack(list(coefficients), -1)
         else:
             lead, weights = _lead_weights(coefficients, nf)
         if lead is not None:
             if weights.dtype != matrix.dtype:
                 dtype = torch.promote_types(weights.dtype, matrix.dtype)
                 weights, matrix = weights.to(dtype), matrix.to(dtype)
-            return (weights @ matrix).reshape(*lead, *shape)
+            # a 2-D product: ``@`` of a batch of matrices adds two reshapes and their nodes
+            flat = torch.mm(weights.reshape(-1, len(coefficients)), matrix)
+            return flat.reshape(*lead, *shape)
     total: torch.Tensor | None = None
     for c, m in zip(coefficients, features, strict=True):
         term = c if m is None else c * m
