@@ -86,7 +86,7 @@ def load_implementation(row: LazyRow) -> Callable[..., Any]:
     path = str(row.torch)
     try:
         fn = resolve(path)
-    except (ImportError, AttributeError) as err:
+    except Exception as err:  # ImportError, AttributeError, or whatever the module raises
         raise PluginError(
             f"function {row.name!r} (registered by {row.provider}) is implemented by "
             f"{path!r}, which cannot be imported: {type(err).__name__}: {err}; install the "

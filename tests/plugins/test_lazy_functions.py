@@ -163,3 +163,17 @@ def test_function_named_by_path_with_grad() -> None:
 def test_a_string_that_is_not_an_import_path_is_refused(path: str) -> None:
     with pytest.raises(AclError, match="is not an import path"):
         make_function(sp.Function("f_str"), path)
+
+
+def test_a_module_that_fails_while_importing_gives_a_typed_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"lazy_broken_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text("raise RuntimeError('no GPU driver found')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    row = make_function(sp.Function("f_broken"), f"{name}:cube")
+    assert row.lazy and not row.loaded
+    for _ in range(2):  # the same typed error every time, the module not retried
+        with pytest.raises(PluginError, match=rf"'{name}:cube'.*cannot be imported: "
+                                              r"RuntimeError: no GPU driver found"):
+            row.implementation  # noqa: B018  # the property imports it
+    sys.modules.pop(name, None)
