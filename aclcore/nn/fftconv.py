@@ -345,9 +345,10 @@ class _Correlation(torch.autograd.Function):
         n, cout = grad.shape[:2]
         opg = cout // groups
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_b = ctx.has_bias and ctx.needs_input_grad[2]
         dx: torch.Tensor | None = None
-        dk_parts = []
-        for lo, hi in _chunks(tiling, n, groups, opg):
+        dk_parts, db_parts = [], []
+        for lo, hi in _chunks(tiling, n, groups, opg) if need_x or need_w else ():
             g = torch.fft.rfftn(tiling.place(_channels(grad, groups, lo, hi)),
                                 s=tiling.blocks, dim=dims)
             g = g.reshape(n, groups, hi - lo, *g.shape[2:])
@@ -356,6 +357,9 @@ class _Correlation(torch.autograd.Function):
                 dx = part if dx is None else dx.add_(part)
             if need_w:
                 dk_parts.append(_kernel_grad(g, spectrum, nd))
+            if need_b:  # a block's frequency 0 is the sum of its outputs: no pass over grad
+                dc = g[(Ellipsis, *([0] * nd))].real
+                db_parts.append(dc.sum(dim=(0, *range(3, 3 + nd))))  # (groups, hi - lo)
         grad_x = grad_w = grad_b = None
         if dx is not None:
             grad_x = tiling.overlap_add(torch.fft.irfftn(dx, s=tiling.blocks, dim=dims))
@@ -366,8 +370,9 @@ class _Correlation(torch.autograd.Function):
             index = (..., *[slice(0, s, d) for s, d in zip(tiling.spans, ctx.dilation,
                                                            strict=True)])
             grad_w = dk[index].reshape(ctx.weight_shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad.sum(dim=(0, *range(2, 2 + nd)))
+        if need_b:
+            grad_b = (torch.cat(db_parts, dim=1).reshape(cout) if db_parts
+                      else grad.sum(dim=(0, *range(2, 2 + nd))))
         return grad_x, grad_w, grad_b, None, None, None
 
 

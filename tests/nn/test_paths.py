@@ -226,6 +226,31 @@ def test_overlap_save_blocks_of_any_size_agree(blocks: tuple[int]) -> None:
         lambda i, w, b: fft_conv(i, w, b, 1, 3, blocks=blocks), small)
 
 
+@pytest.mark.parametrize(("needs", "chunk_bytes"), [
+    ((False, False, True), 1 << 25), ((False, True, True), 1 << 25),
+    ((True, False, True), 64), ((False, True, True), 64)])
+def test_fft_bias_gradient_alone_or_from_the_spectra_of_chunks(
+        needs: tuple[bool, bool, bool], chunk_bytes: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bias gradient is read off the gradient's block spectra where they are computed
+    # (one chunk, or several: CHUNK_BYTES of 64 gives one output channel per chunk), and
+    # summed directly where no other gradient needs them
+    monkeypatch.setattr("aclcore.nn.fftconv.CHUNK_BYTES", chunk_bytes)
+    torch.manual_seed(11)
+    inp, weight, bias = (torch.randn(2, 4, 23, 9, dtype=torch.float64),
+                         torch.randn(6, 2, 3, 4, dtype=torch.float64),
+                         torch.randn(6, dtype=torch.float64))
+    for t, need in zip((inp, weight, bias), needs, strict=True):
+        t.requires_grad_(need)
+    upstream = torch.randn(2, 6, 23, 8, dtype=torch.float64)
+    leaves = [t for t in (inp, weight, bias) if t.requires_grad]
+    ref = torch.autograd.grad(conv(inp, weight, bias, 1, (1, 1), 1, 2), leaves, upstream)
+    got = torch.autograd.grad(fft_conv(inp, weight, bias, 1, (1, 1), 1, 2, blocks=(8, 8)),
+                              leaves, upstream)
+    for g, r in zip(got, ref, strict=True):
+        torch.testing.assert_close(g, r)
+
+
 def test_fft_block_sizes() -> None:
     assert [smooth_size(n) for n in (1, 5, 7, 94, 100, 16250)] == [1, 6, 8, 96, 128, 16384]
     assert fft_block(94, 31) == 96  # one block: the whole padded image
