@@ -297,7 +297,8 @@ def _channels(t: torch.Tensor, groups: int, lo: int, hi: int) -> torch.Tensor:
 
 class _Correlation(torch.autograd.Function):
     """Valid, stride-1 cross-correlation of a padded input by overlap-save, with gradients
-    computed by transforms as well (the spectra of the forward pass are reused)."""
+    computed by transforms as well (the spectra of the forward pass are reused; the bias
+    gradient is frequency 0 of the output gradient's block spectra)."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
