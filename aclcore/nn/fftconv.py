@@ -359,8 +359,8 @@ class _Correlation(torch.autograd.Function):
             if need_w:
                 dk_parts.append(_kernel_grad(g, spectrum, nd))
             if need_b:  # a block's frequency 0 is the sum of its outputs: no pass over grad
-                dc = g[(Ellipsis, *([0] * nd))].real
-                db_parts.append(dc.sum(dim=(0, *range(3, 3 + nd))))  # (groups, hi - lo)
+                zero: tuple[Any, ...] = (Ellipsis, *([0] * nd))
+                db_parts.append(g[zero].real.sum(dim=(0, *range(3, 3 + nd))))  # (groups, chunk)
         grad_x = grad_w = grad_b = None
         if dx is not None:
             grad_x = tiling.overlap_add(torch.fft.irfftn(dx, s=tiling.blocks, dim=dims))
