@@ -349,6 +349,7 @@ class _Correlation(torch.autograd.Function):
         need_b = ctx.has_bias and ctx.needs_input_grad[2]
         dx: torch.Tensor | None = None
         dk_parts, db_parts = [], []
+        zero: tuple[Any, ...] = (Ellipsis, *([0] * nd))  # frequency 0 of every block
         for lo, hi in _chunks(tiling, n, groups, opg) if need_x or need_w else ():
             g = torch.fft.rfftn(tiling.place(_channels(grad, groups, lo, hi)),
                                 s=tiling.blocks, dim=dims)
@@ -359,7 +360,6 @@ class _Correlation(torch.autograd.Function):
             if need_w:
                 dk_parts.append(_kernel_grad(g, spectrum, nd))
             if need_b:  # a block's frequency 0 is the sum of its outputs: no pass over grad
-                zero: tuple[Any, ...] = (Ellipsis, *([0] * nd))
                 db_parts.append(g[zero].real.sum(dim=(0, *range(3, 3 + nd))))  # (groups, chunk)
         grad_x = grad_w = grad_b = None
         if dx is not None:
