@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from aclcore.errors import ConfigError
-from aclcore.nn.functional import PADDING_MODES, reversed_padding
+from aclcore.nn.functional import PADDING_MODES, conv, input_covers, reversed_padding
 from aclcore.nn.grid import normalize_size
 
 __all__ = ["CHUNK_BYTES", "PRODUCT_WEIGHT", "fft_block", "fft_conv", "fft_cost", "smooth_size"]
@@ -118,6 +118,8 @@ def fft_conv(
         pad = padding
     else:
         pad = (padding,) * nd if isinstance(padding, int) else tuple(padding)
+    if input.numel() == 0:  # no signal to transform (MKL refuses empty batches)
+        return conv(input, weight, bias, stride_t, pad, dil, groups, padding_mode)
     ksize = tuple(weight.shape[2:])
     amounts = reversed_padding(pad, ksize, dil)
     out_dtype = torch.promote_types(input.dtype, weight.dtype)
@@ -421,6 +423,11 @@ def _correlate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                blocks: Sequence[int] | None) -> torch.Tensor:
     """Valid, stride-1 cross-correlation of a padded input by overlap-save."""
     spans = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:], strict=True)]
+    if not input_covers(x.shape[2:], spans):
+        raise ConfigError(
+            f"input of spatial size {tuple(x.shape[2:])} (after padding) is smaller than the "
+            f"dilated kernel extent {tuple(spans)}: pad the input more or use a smaller kernel"
+        )
     tiling = _Tiling.build(tuple(x.shape[2:]), spans, blocks)
     out: torch.Tensor = _Correlation.apply(  # type: ignore[no-untyped-call]
         x, weight, bias, tuple(dilation), groups, tiling)

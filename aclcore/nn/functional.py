@@ -32,6 +32,7 @@ __all__ = [
     "PADDING_MODES",
     "analytic_conv",
     "conv",
+    "input_covers",
     "normalization",
     "reversed_padding",
     "sample_kernels",
@@ -269,6 +270,12 @@ def _normalized(kernels: torch.Tensor, mode: str, ndim: int) -> torch.Tensor | N
     except RuntimeError:  # a transform that cannot read values (vmap): the general path
         return None  # raises the error that says what to do
     return kernels * total.reciprocal()
+
+
+def input_covers(spatial: Sequence[int], spans: Sequence[int]) -> bool:
+    """Whether a padded input of size ``spatial`` is at least the dilated kernel extent
+    ``spans`` along every axis (what ``F.conv`` needs to give an output at all)."""
+    return all(n >= s for n, s in zip(spatial, spans, strict=True))
 
 
 def reversed_padding(

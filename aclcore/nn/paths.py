@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from aclcore.nn.config import PATHS
 from aclcore.nn.fftconv import CHUNK_BYTES, fft_block
+from aclcore.nn.functional import input_covers
 from aclcore.nn.separable import toeplitz_tiles
 
 __all__ = [
@@ -321,8 +322,8 @@ def choose_plan(
         model: the cost constants.
     """
     opg = shape.out_channels // shape.groups
-    if path == "direct":
-        return Plan()
+    if path == "direct" or not input_covers(shape.padded, shape.spans):
+        return Plan()  # an input shorter than the kernel: F.conv's own error, as nn.ConvNd's
     if path == "fft":
         return Plan((), "fft", fft_blocks(shape, shape.out_channels, shape.groups, model))
     eligible = [b for b in blocks if b.separable]

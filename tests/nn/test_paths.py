@@ -251,6 +251,37 @@ def test_fft_bias_gradient_alone_or_from_the_spectra_of_chunks(
         torch.testing.assert_close(g, r)
 
 
+@pytest.mark.parametrize("path", ["fft", "separable"])
+def test_special_paths_take_an_empty_batch_like_the_direct_one(path: str) -> None:
+    torch.manual_seed(12)
+    layer = AnalyticConv2d(3, 4, 5, padding=1, families=axis_gauss(), path=path)
+    inp = torch.randn(0, 3, 9, 8, requires_grad=True)
+    out = layer(inp)
+    assert out.shape == (0, 4, 7, 6)
+    out.sum().backward()  # gradients exist and are zero, as nn.Conv2d gives them
+    for name, p in layer.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
+
+
+@pytest.mark.parametrize("path", ["auto", "fft", "separable"])
+def test_an_input_shorter_than_the_kernel_fails_as_in_nn_conv(path: str) -> None:
+    layer = AnalyticConv2d(3, 4, 5, padding=1, dilation=(1, 2), families=axis_gauss(),
+                           path=path)
+    assert layer(torch.randn(1, 3, 3, 8)).shape == (1, 4, 1, 2)  # padded 5 x 10: fits
+    short = torch.randn(1, 3, 2, 8)  # padded 4 x 10 against the dilated 5 x 9
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater") as ours:
+        layer(short)
+    with pytest.raises(RuntimeError) as theirs:
+        layer.to_conv()(short)
+    assert str(ours.value) == str(theirs.value)
+    # the special paths called directly say it in aclcore's words
+    weight = torch.randn(4, 3, 5, 5)
+    with pytest.raises(ConfigError, match=r"spatial size \(4, 10\) \(after padding\) is "
+                                          r"smaller than the dilated kernel extent \(5, 9\): "
+                                          r"pad the input more"):
+        fft_conv(short, weight, None, 1, 1, (1, 2))
+
+
 def test_fft_block_sizes() -> None:
     assert [smooth_size(n) for n in (1, 5, 7, 94, 100, 16250)] == [1, 6, 8, 96, 128, 16384]
     assert fft_block(94, 31) == 96  # one block: the whole padded image
