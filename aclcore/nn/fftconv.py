@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.nn import grad as nn_grad
 
 from aclcore.errors import ConfigError
 from aclcore.nn.functional import PADDING_MODES, conv, input_covers, reversed_padding
@@ -111,6 +112,9 @@ def fft_conv(
     if padding_mode not in PADDING_MODES:
         raise ConfigError(
             f"padding_mode={padding_mode!r} is unknown: use one of {', '.join(PADDING_MODES)}")
+    if input.dim() == nd + 1:  # unbatched (C, *spatial), as nn.ConvNd takes it
+        return fft_conv(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups,
+                        padding_mode, blocks=blocks).squeeze(0)
     stride_t = normalize_size(stride, nd, "stride")
     dil = normalize_size(dilation, nd, "dilation")
     pad: str | tuple[int, ...]
@@ -332,15 +336,20 @@ class _Correlation(torch.autograd.Function):
                 tiling.join(blocks, part)
                 target.copy_(part.view(n, groups, hi - lo, *tiling.outputs))
         ctx.tiling, ctx.dilation, ctx.groups = tiling, dilation, groups
-        ctx.weight_shape = weight.shape
+        ctx.weight_shape, ctx.input_shape = weight.shape, x.shape
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(spectrum if ctx.needs_input_grad[1] else None,
-                              kernel if ctx.needs_input_grad[0] else None)
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        # the inputs themselves too (references, no copies): a backward pass that is itself
+        # differentiated (create_graph) needs gradients connected to them
+        ctx.save_for_backward(spectrum if need_w else None, kernel if need_x else None,
+                              x if need_w else None, weight if need_x else None)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        spectrum, kernel = ctx.saved_tensors
+        spectrum, kernel, x, weight = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: the spectra are constants to autograd
+            return _differentiable_grads(ctx, grad, x, weight)
         tiling: _Tiling = ctx.tiling
         nd = len(tiling.blocks)
         dims = tuple(range(-nd, 0))
@@ -377,6 +386,31 @@ class _Correlation(torch.autograd.Function):
             grad_b = (torch.cat(db_parts, dim=1).reshape(cout) if db_parts
                       else grad.sum(dim=(0, *range(2, 2 + nd))))
         return grad_x, grad_w, grad_b, None, None, None
+
+
+#: ``F.conv``'s gradients by dimension (``torch.nn.grad`` is untyped)
+_Grad = Callable[..., torch.Tensor]
+_CONV_INPUT_GRAD: dict[int, _Grad] = {
+    1: nn_grad.conv1d_input, 2: nn_grad.conv2d_input, 3: nn_grad.conv3d_input}
+_CONV_WEIGHT_GRAD: dict[int, _Grad] = {
+    1: nn_grad.conv1d_weight, 2: nn_grad.conv2d_weight, 3: nn_grad.conv3d_weight}
+
+
+def _differentiable_grads(ctx: Any, grad: torch.Tensor, x: torch.Tensor | None,
+                          weight: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    """:class:`_Correlation`'s gradients as ``F.conv``'s own, differentiable ones (for a
+    backward pass that records a graph: higher derivatives, gradient penalties); the same
+    values as the transforms give."""
+    nd = len(ctx.dilation)
+    options = {"stride": 1, "padding": 0, "dilation": ctx.dilation, "groups": ctx.groups}
+    grad_x = grad_w = grad_b = None
+    if ctx.needs_input_grad[0]:
+        grad_x = _CONV_INPUT_GRAD[nd](ctx.input_shape, weight, grad, **options)
+    if ctx.needs_input_grad[1]:
+        grad_w = _CONV_WEIGHT_GRAD[nd](x, ctx.weight_shape, grad, **options)
+    if ctx.has_bias and ctx.needs_input_grad[2]:
+        grad_b = grad.sum(dim=(0, *range(2, 2 + nd)))
+    return grad_x, grad_w, grad_b, None, None, None
 
 
 def _apply(spectrum: torch.Tensor, kernel: torch.Tensor, nd: int) -> torch.Tensor:

@@ -282,6 +282,46 @@ def test_an_input_shorter_than_the_kernel_fails_as_in_nn_conv(path: str) -> None
         fft_conv(short, weight, None, 1, 1, (1, 2))
 
 
+@pytest.mark.parametrize(("nd", "kernel", "dilation", "groups"), [
+    (1, (4,), 1, 1), (2, (3, 2), 2, 2), (3, (2, 2, 3), 1, 1)])
+def test_fft_conv_second_derivatives(nd: int, kernel: tuple[int, ...], dilation: int,
+                                     groups: int) -> None:
+    # a backward pass that records a graph (gradient penalties, Hessian-vector products)
+    # gets gradients connected to the input, the weight and the bias
+    torch.manual_seed(13)
+    # few elements: gradgradcheck's cost grows with the square of their number
+    size = (7, 6, 5)[:nd] if nd < 3 else (4, 3, 4)
+    inp = torch.randn(1, 2, *size, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 2 // groups, *kernel, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(
+        lambda i, w, b: fft_conv(i, w, b, 1, 1, dilation, groups, blocks=(8,) * nd),
+        (inp, weight, bias))
+
+
+def test_gradient_penalty_through_the_fft_path_matches_direct() -> None:
+    torch.manual_seed(14)
+    layers = [AnalyticConv1d(2, 3, 9, padding=4, families=gauss1d(), path=path,
+                             dtype=torch.float64) for path in ("fft", "direct")]
+    layers[1].load_state_dict(layers[0].state_dict())
+    inp = torch.randn(2, 2, 40, dtype=torch.float64, requires_grad=True)
+    for layer in layers:
+        (g,) = torch.autograd.grad(layer(inp).square().sum(), inp, create_graph=True)
+        g.square().sum().backward()
+    for (name, p), q in zip(layers[0].named_parameters(), layers[1].parameters(), strict=True):
+        assert p.grad is not None and q.grad is not None
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+def test_fft_path_takes_an_unbatched_input() -> None:
+    torch.manual_seed(15)
+    layer = AnalyticConv1d(2, 3, 9, padding=4, families=gauss1d(), path="fft",
+                           dtype=torch.float64)
+    inp = torch.randn(2, 40, dtype=torch.float64)
+    torch.testing.assert_close(layer(inp), layer(inp[None])[0])
+    torch.testing.assert_close(layer(inp), layer.to_conv()(inp))
+
+
 def test_fft_block_sizes() -> None:
     assert [smooth_size(n) for n in (1, 5, 7, 94, 100, 16250)] == [1, 6, 8, 96, 128, 16384]
     assert fft_block(94, 31) == 96  # one block: the whole padded image
