@@ -33,6 +33,7 @@ __all__ = [
     "analytic_conv",
     "conv",
     "input_covers",
+    "norm_floor",
     "normalization",
     "reversed_padding",
     "sample_kernels",
@@ -45,6 +46,12 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 #: Floor of the denominators of the ``"sum"`` and ``"l2"`` normalisations (see
 #: :func:`normalization`).
 NORM_EPS = 1e-12
+
+
+def norm_floor(dtype: torch.dtype) -> float:
+    """The floor of the ``"sum"`` and ``"l2"`` denominators in ``dtype``: :data:`NORM_EPS`, or
+    the smallest normal number where that is larger (float16: 1e-12 would round to 0)."""
+    return max(NORM_EPS, torch.finfo(dtype).tiny)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -87,7 +94,7 @@ def normalization(
     zero = torch.zeros((), dtype=kernels.dtype, device=kernels.device)
     if mode == "none":
         return torch.ones_like(zero).expand(kept), zero.expand(kept)
-    eps = max(NORM_EPS, torch.finfo(kernels.dtype).tiny)  # float16: 1e-12 would round to 0
+    eps = norm_floor(kernels.dtype)
     if mode == "sum":
         total = kernels.sum(dim=dims, keepdim=True)
         # |total| floored at eps, the sign kept (+ at 0): three small operations per bank
@@ -264,7 +271,7 @@ def _normalized(kernels: torch.Tensor, mode: str, ndim: int) -> torch.Tensor | N
         else:
             total = torch.linalg.vector_norm(kernels, dim=dims, keepdim=True)
         low, high = torch.aminmax(total.detach().abs())
-        eps = max(NORM_EPS, torch.finfo(kernels.dtype).tiny)
+        eps = norm_floor(kernels.dtype)
         if not (float(low) >= eps and math.isfinite(float(high))):
             return None
     except RuntimeError:  # a transform that cannot read values (vmap): the general path

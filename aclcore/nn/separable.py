@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from aclcore.compile.factored import CompiledFactors
 from aclcore.errors import ConfigError, NonFiniteKernelError
-from aclcore.nn.functional import DISCRETIZATIONS, NORM_EPS
+from aclcore.nn.functional import DISCRETIZATIONS, norm_floor
 from aclcore.nn.grid import axis_offsets, gauss_legendre
 from aclcore.nn.rows import RowLayout
 
@@ -141,7 +141,7 @@ def _scale(per_axis: Sequence[torch.Tensor], mode: str) -> torch.Tensor:
     lead = per_axis[0].shape[:-1]
     if mode == "none":
         return per_axis[0].new_ones(()).expand(lead)
-    eps = max(NORM_EPS, torch.finfo(per_axis[0].dtype).tiny)
+    eps = norm_floor(per_axis[0].dtype)
     if mode == "sum":
         total = per_axis[0].sum(-1)
         for p in per_axis[1:]:
