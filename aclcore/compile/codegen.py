@@ -18,7 +18,10 @@ sub-expression that mixes coordinates and parameters), so the emitter keeps them
   (:mod:`aclcore.compile.gridops`), with the coefficients computed on parameter-sized tensors;
 * a parameter factor of a mixed term is folded into a linear form or an ``addcmul``;
 * ``cos(linear form)`` is ``sin(linear form + pi/2)`` (the ``pi/2`` joins the constant
-  coefficient): torch differentiates ``sin`` in two passes, ``cos`` in three.
+  coefficient): torch differentiates ``sin`` in two passes, ``cos`` in three;
+* ``exp(linear form)`` is ``exp2(linear form / log(2))`` (the ``1/log(2)`` joins the
+  coefficients): torch's CPU ``exp2`` is 2-3x faster than its ``exp`` (0.31 against 0.85 ns
+  per float32 element here, 0.85 against 1.63 in float64), for one more pass in the backward.
 
 These rewrites round differently from the formula as written (within a few ulps of the
 largest term), so they are used only where that cannot matter: for values, and for the
@@ -487,6 +490,12 @@ class Emitter:
                 self.rewritten = True
                 # cos(a) = sin(a + pi/2); the pi/2 joins the form's constant coefficient
                 return self._call(sin, [self.tensor(self._emit_tolerant(arg + sp.pi / 2))])
+        if builtin and row.name == "exp" and self.rewriting and self._kind(expr) == 3:
+            (arg,) = expr.args
+            if self._split(arg) is not None:
+                self.rewritten = True
+                # exp(a) = exp2(a / log(2)); the 1/log(2) joins the form's coefficients
+                return f"torch.exp2({self.tensor(self._emit_tolerant(arg / sp.log(2)))})"
         if builtin and row.name == "sinc" and self.rewriting and self._kind(expr) == 3:
             (arg,) = expr.args
             self.rewritten = True

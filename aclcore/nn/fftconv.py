@@ -280,10 +280,12 @@ def _overlap_add_last(data: torch.Tensor, step: int) -> torch.Tensor:
     return out.flatten(-2)[..., :(tiles - 1) * step + block]
 
 
-#: Bytes of the spectra of one chunk of output channels: the transforms run over chunks so
-#: that the temporaries of a large layer stay bounded (32 MiB). Chunks are large on purpose:
-#: every transform call has a fixed cost (a few hundred microseconds here).
-CHUNK_BYTES = 1 << 25
+#: Bytes of the spectra of one chunk of output channels (4 MiB): the products, transforms and
+#: copies of one chunk run back to back while its data is still in the CPU's caches, and the
+#: temporaries of a large layer stay bounded. Smaller chunks pay the fixed cost of each call
+#: (tens of microseconds) too often; chunks of 32 MiB were 5-30 % slower on the layers of
+#: ``benchmarks/bench_large_kernels.py`` (docs/performance.md, "Large kernels").
+CHUNK_BYTES = 1 << 22
 
 
 def _chunks(tiling: _Tiling, batch: int, groups: int, opg: int) -> list[tuple[int, int]]:
