@@ -32,6 +32,7 @@ so an exact zero stays exactly zero where the formula needs it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,10 @@ __all__ = ["HELPERS", "Emitter", "Scope"]
 
 #: Integer powers up to this exponent are emitted as such; larger ones go through floats.
 _MAX_INT_EXPONENT = 2**62
+
+#: ``1/log(2)`` as a float: the exponent of ``exp2`` is ``exp``'s times it (a number, so that
+#: SymPy distributes it over the exponent's terms without symbolic work)
+_LOG2_E = sp.Float(1 / math.log(2))
 
 
 #: Built-in functions whose arguments may be computed with the rewrites (smooth, defined on the
@@ -492,10 +497,16 @@ class Emitter:
                 return self._call(sin, [self.tensor(self._emit_tolerant(arg + sp.pi / 2))])
         if builtin and row.name == "exp" and self.rewriting and self._kind(expr) == 3:
             (arg,) = expr.args
-            if self._split(arg) is not None:
+            form = self._split(arg)
+            if form is not None:
                 self.rewritten = True
                 # exp(a) = exp2(a / log(2)); the 1/log(2) joins the form's coefficients
-                return f"torch.exp2({self.tensor(self._emit_tolerant(arg / sp.log(2)))})"
+                saved, self._tolerant = self._tolerant, True
+                try:
+                    power = self._linear({m: c * _LOG2_E for m, c in form.items()})
+                finally:
+                    self._tolerant = saved
+                return f"torch.exp2({self.tensor(power)})"
         if builtin and row.name == "sinc" and self.rewriting and self._kind(expr) == 3:
             (arg,) = expr.args
             self.rewritten = True

@@ -1,4 +1,5 @@
-"""The code for large banks (linear forms, folded scales, sin for cos) and the grid cache.
+"""The code for large banks (linear forms, folded scales, sin for cos, exp2 for exp) and the
+grid cache.
 
 The generated function has a body for large banks and one as written for small banks
 (:data:`aclcore.compile.gridops.WIDE_BANK`); both must give the same values and gradients, on
@@ -96,6 +97,40 @@ def test_large_and_small_bank_bodies_agree(name: str, layout: str) -> None:
     torch.testing.assert_close(wide, narrow, rtol=1e-12, atol=1e-12)
     for g, h in zip(wide_grads, narrow_grads, strict=True):
         torch.testing.assert_close(g, h, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=["float32", "float64"])
+def test_exp_of_a_form_goes_through_exp2_within_rounding_of_its_exponent(
+        dtype: torch.dtype, wide_bank: None) -> None:
+    # exp(a) is computed as exp2(a / log 2) (the 1/log 2 in the form's coefficients): the
+    # result is exp of the exponent as rounded, within a few ulps of its largest term, so the
+    # relative error is at most about that term's size times eps, over exponents from deep
+    # underflow to near overflow, and the gradients too
+    expr = sp.exp(a * x - b * y**2)
+    fn = compile_family(KernelFamily("e2", expr, (x, y), [Param(a, 1.0), Param(b, 1.0)]))
+    assert "torch.exp2(" in fn.source
+    limit = 80.0 if dtype == torch.float32 else 700.0  # exp(limit) is finite
+    xs = torch.linspace(-1, 1, 41, dtype=dtype).reshape(1, 41)
+    ys = torch.tensor([0.0, 0.5, 1.0], dtype=dtype).reshape(3, 1)
+    params = {"a": torch.tensor(limit, dtype=dtype, requires_grad=True),
+              "b": torch.tensor(limit / 4, dtype=dtype, requires_grad=True)}
+    out = fn((xs, ys), params)
+    ga, gb = torch.autograd.grad(out.sum(), [params["a"], params["b"]])
+    out = out.detach()
+    ref = sp.lambdify((x, y, a, b), expr, "mpmath")
+    eps = torch.finfo(dtype).eps
+    want_a = want_b = 0.0
+    for i, yv in enumerate(ys.flatten().tolist()):
+        for j, xv in enumerate(xs.flatten().tolist()):
+            exact = float(ref(xv, yv, limit, limit / 4))
+            terms = abs(limit * xv) + limit / 4 * yv**2
+            got = float(out[i, j])
+            if exact >= torch.finfo(dtype).tiny:  # normal numbers: relative error
+                assert abs(got - exact) <= 4 * eps * (1 + terms) * exact, (xv, yv)
+            want_a += xv * exact
+            want_b -= yv**2 * exact
+    assert float(ga) == pytest.approx(want_a, rel=8 * eps * (1 + limit))
+    assert float(gb) == pytest.approx(want_b, rel=8 * eps * (1 + limit))
 
 
 def test_a_root_of_a_sum_of_squares_is_exactly_zero_on_its_tap(wide_bank: None) -> None:
