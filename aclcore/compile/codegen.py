@@ -325,8 +325,7 @@ class Emitter:
             # a coefficient alone (``a + x``) is added as it is: no product to compute
             base = self.emit(rest[sp.S.One]) if list(rest) == [sp.S.One] else self._linear(rest)
             return self.assign(f"{base} + {self.emit(sp.Add(*fixed))}")
-        items = sorted(form.items(), key=lambda item: sp.default_sort_key(item[0]))
-        key = tuple(items)
+        items, key = self._form_key(form)
         unmasked = self.scopes[-1].mask is None
         if unmasked and key in self._forms:
             return self._forms[key]
@@ -350,6 +349,20 @@ class Emitter:
         if unmasked:
             self._forms[key] = var
         return var
+
+    @staticmethod
+    def _form_key(form: LinearForm) -> tuple[list[tuple[sp.Basic, sp.Basic]],
+                                            tuple[tuple[sp.Basic, sp.Basic], ...]]:
+        """The terms of ``form`` in feature order, and the key its product is memoised by."""
+        items = sorted(form.items(), key=lambda item: sp.default_sort_key(item[0]))
+        return items, tuple(items)
+
+    def _emitted_form(self, form: LinearForm) -> str | None:
+        """The variable of ``form``'s product where it was already computed in this scope's
+        unmasked body, else None."""
+        if self.scopes[-1].mask is not None:
+            return None
+        return self._forms.get(self._form_key(form)[1])
 
     # -- arithmetic -------------------------------------------------------------------------
     def _product(self, factors: list[sp.Basic], coeff: str | None) -> str:
@@ -500,6 +513,9 @@ class Emitter:
             form = self._split(arg)
             if form is not None:
                 self.rewritten = True
+                known = self._emitted_form(form)
+                if known is not None:  # reused as it is (LoG's 1 - q beside exp(-q))
+                    return self._call(row, [known])
                 # exp(a) = exp2(a / log(2)); the 1/log(2) joins the form's coefficients
                 saved, self._tolerant = self._tolerant, True
                 try:
