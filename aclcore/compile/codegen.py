@@ -32,8 +32,9 @@ so an exact zero stays exactly zero where the formula needs it.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,20 +178,23 @@ class Emitter:
         """``code`` as a tensor expression (Python literals become 0-d tensors)."""
         return code if _is_var(code) else f"({self.anchor} + {code})"
 
-    def emit_exact(self, expr: sp.Basic) -> str:
-        """:meth:`emit` with ``expr`` computed as written (no rewrites that round differently)."""
-        saved, self._tolerant = self._tolerant, False
+    @contextlib.contextmanager
+    def _tolerance(self, tolerant: bool) -> Iterator[None]:
+        """Within the block, the rewrites that round differently are allowed (or not)."""
+        saved, self._tolerant = self._tolerant, tolerant
         try:
-            return self.emit(expr)
+            yield
         finally:
             self._tolerant = saved
 
-    def _emit_tolerant(self, expr: sp.Basic) -> str:
-        saved, self._tolerant = self._tolerant, True
-        try:
+    def emit_exact(self, expr: sp.Basic) -> str:
+        """:meth:`emit` with ``expr`` computed as written (no rewrites that round differently)."""
+        with self._tolerance(False):
             return self.emit(expr)
-        finally:
-            self._tolerant = saved
+
+    def _emit_tolerant(self, expr: sp.Basic) -> str:
+        with self._tolerance(True):
+            return self.emit(expr)
 
     # -- the walk ---------------------------------------------------------------------------
     def emit(self, expr: sp.Basic) -> str:
@@ -325,7 +329,7 @@ class Emitter:
             # a coefficient alone (``a + x``) is added as it is: no product to compute
             base = self.emit(rest[sp.S.One]) if list(rest) == [sp.S.One] else self._linear(rest)
             return self.assign(f"{base} + {self.emit(sp.Add(*fixed))}")
-        items, key = self._form_key(form)
+        items = key = self._form_key(form)
         unmasked = self.scopes[-1].mask is None
         if unmasked and key in self._forms:
             return self._forms[key]
@@ -351,18 +355,16 @@ class Emitter:
         return var
 
     @staticmethod
-    def _form_key(form: LinearForm) -> tuple[list[tuple[sp.Basic, sp.Basic]],
-                                            tuple[tuple[sp.Basic, sp.Basic], ...]]:
-        """The terms of ``form`` in feature order, and the key its product is memoised by."""
-        items = sorted(form.items(), key=lambda item: sp.default_sort_key(item[0]))
-        return items, tuple(items)
+    def _form_key(form: LinearForm) -> tuple[tuple[sp.Basic, sp.Basic], ...]:
+        """The terms of ``form`` in feature order: the key its product is memoised by."""
+        return tuple(sorted(form.items(), key=lambda item: sp.default_sort_key(item[0])))
 
     def _emitted_form(self, form: LinearForm) -> str | None:
         """The variable of ``form``'s product where it was already computed in this scope's
         unmasked body, else None."""
         if self.scopes[-1].mask is not None:
             return None
-        return self._forms.get(self._form_key(form)[1])
+        return self._forms.get(self._form_key(form))
 
     # -- arithmetic -------------------------------------------------------------------------
     def _product(self, factors: list[sp.Basic], coeff: str | None) -> str:
@@ -517,11 +519,8 @@ class Emitter:
                 if known is not None:  # reused as it is (LoG's 1 - q beside exp(-q))
                     return self._call(row, [known])
                 # exp(a) = exp2(a / log(2)); the 1/log(2) joins the form's coefficients
-                saved, self._tolerant = self._tolerant, True
-                try:
+                with self._tolerance(True):
                     power = self._linear({m: c * _LOG2_E for m, c in form.items()})
-                finally:
-                    self._tolerant = saved
                 return f"torch.exp2({self.tensor(power)})"
         if builtin and row.name == "sinc" and self.rewriting and self._kind(expr) == 3:
             (arg,) = expr.args

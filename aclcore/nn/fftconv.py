@@ -283,8 +283,8 @@ def _overlap_add_last(data: torch.Tensor, step: int) -> torch.Tensor:
 #: Bytes of the spectra of one chunk of output channels (4 MiB): the products, transforms and
 #: copies of one chunk run back to back while its data is still in the CPU's caches, and the
 #: temporaries of a large layer stay bounded. Smaller chunks pay the fixed cost of each call
-#: (tens of microseconds) too often; chunks of 32 MiB were 5-30 % slower on the layers of
-#: ``benchmarks/bench_large_kernels.py`` (docs/performance.md, "Large kernels").
+#: (tens of microseconds) too often; chunks of 32 MiB made the training steps of six layers
+#: 1-56 % slower (``benchmarks/sweep_fft_chunks.py``, docs/performance.md, "Large kernels").
 CHUNK_BYTES = 1 << 22
 
 
