@@ -445,9 +445,11 @@ def _kernel_grad(grad: torch.Tensor, spectrum: torch.Tensor, nd: int) -> torch.T
         flat_g = grad.reshape(n, groups, opg, -1, *grad.shape[3 + nd:])
         flat_x = conj.reshape(n, groups, 1, -1, *conj.shape[3 + nd:])
         out = flat_g.new_zeros(groups, opg, 1, *flat_g.shape[4:])
-        for b in range(n):
-            for t in range(flat_g.shape[3]):
-                out.addcmul_(flat_g[b, :, :, t].unsqueeze(2), flat_x[b, :, :, t].unsqueeze(1))
+        # views by unbind (one call per signal and tensor, not two per product)
+        for gb, xb in zip(flat_g.unsqueeze(3).unbind(0), flat_x.unsqueeze(2).unbind(0),
+                          strict=True):
+            for gt, xt in zip(gb.unbind(3), xb.unbind(3), strict=True):
+                out.addcmul_(gt, xt)
         return out.conj()
     dims = (0, *range(3, 3 + nd))
     parts = [(grad * conj[:, :, i:i + 1]).sum(dim=dims) for i in range(ipg)]
